@@ -1,0 +1,78 @@
+# shellcheck shell=bash
+# Common settings and helpers of the end-to-end environment. Sourced, not run.
+#
+# Variables (all optional):
+#   E2E_CACHE    cache of built tools, rootfs and artifacts   (/var/cache/add2tkectl-e2e)
+#   E2E_STATE    runtime state: PKI, kubeconfigs, logs, hosts (/var/run/add2tkectl-e2e)
+#   K8S_VERSION  Kubernetes version of the control plane and kubelet (v1.35.4)
+#   ETCD_VERSION etcd version (v3.6.16)
+#   E2E_HOSTS    number of hosts for `up` (1..3, default 1)
+
+E2E_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+E2E_CACHE=${E2E_CACHE:-/var/cache/add2tkectl-e2e}
+E2E_STATE=${E2E_STATE:-/var/run/add2tkectl-e2e}
+K8S_VERSION=${K8S_VERSION:-v1.35.4}
+ETCD_VERSION=${ETCD_VERSION:-v3.6.16}
+E2E_HOSTS=${E2E_HOSTS:-1}
+
+K8S_BIN=$E2E_CACHE/k8s-$K8S_VERSION/bin
+ETCD_BIN=$E2E_CACHE/etcd-$ETCD_VERSION/bin
+ROOTFS=$E2E_CACHE/rootfs/bookworm
+ARTIFACTS=$E2E_CACHE/artifacts/$K8S_VERSION
+
+# The private network. The driver netns holds the control plane and the
+# artifact server; each host has its own netns joined over a veth pair.
+NETNS_DRIVER=a2t-e2e
+BRIDGE=a2t-br0
+DRIVER_IP=10.77.0.1
+NET_PREFIX=10.77.0
+APISERVER_PORT=6443
+ARTIFACT_PORT=8080
+# Bootstrap token of the environment (a test secret, not a credential).
+BOOTSTRAP_TOKEN_ID=${BOOTSTRAP_TOKEN_ID:-a2te2e}
+BOOTSTRAP_TOKEN_SECRET=${BOOTSTRAP_TOKEN_SECRET:-0123456789abcdef}
+
+
+log() { printf '%s e2e: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+need_root() { [ "$(id -u)" = 0 ] || die "must run as root"; }
+
+# host_ip N -> 10.77.0.1N
+host_ip() { echo "$NET_PREFIX.$((10 + $1))"; }
+# host_index hostN -> N
+host_index() {
+	case $1 in host[1-3]) echo "${1#host}" ;; *) die "unknown host '$1' (host1..host3)" ;; esac
+}
+host_dir() { echo "$E2E_STATE/hosts/$1"; }
+# host_pid HOST -> PID 1 of the host as seen from here, or nothing.
+host_pid() {
+	local f
+	f=$(host_dir "$1")/pid
+	[ -s "$f" ] || return 0
+	local pid
+	pid=$(cat "$f")
+	[ -d "/proc/$pid" ] && echo "$pid"
+	return 0
+}
+
+# wait_for DESC TIMEOUT_SECONDS CMD... : poll CMD until it succeeds, bounded.
+wait_for() {
+	local desc=$1 timeout=$2
+	shift 2
+	local deadline=$((SECONDS + timeout)) delay=0.05
+	while ! "$@" >/dev/null 2>&1; do
+		if [ "$SECONDS" -ge "$deadline" ]; then
+			log "timed out after ${timeout}s waiting for $desc"
+			return 1
+		fi
+		sleep "$delay"
+		case $delay in 0.05) delay=0.1 ;; 0.1) delay=0.2 ;; 0.2) delay=0.5 ;; esac
+	done
+}
+
+in_driver() { ip netns exec "$NETNS_DRIVER" "$@"; }
+
+# cgroup_v1_dirs: mount points of the cgroup v1 hierarchies on this machine
+# (named ones included), one a line.
+cgroup_v1_dirs() { awk '$3 == "cgroup" {print $2}' /proc/mounts; }
