@@ -3,6 +3,7 @@ module github.com/add2tkectl/add2tkectl
 go 1.26.8
 
 require (
+	github.com/google/renameio/v2 v2.0.2
 	github.com/spf13/cobra v1.10.2
 	sigs.k8s.io/yaml v1.6.0
 )

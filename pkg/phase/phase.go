@@ -1,0 +1,32 @@
+// Package phase runs an ordered list of phases: ordering, dry-run, skip,
+// timing, the state journal, the lock and progress live here and nowhere else.
+package phase
+
+import "context"
+
+// Phase is one step of a workflow, described as data.
+type Phase struct {
+	// Name is what --skip-phases and the journal call it.
+	Name string
+	// Description is one line for the plan and progress output.
+	Description string
+	// Satisfied reports whether the host already is as Run would leave it;
+	// a satisfied phase is not run and counts as unchanged. Nil means never.
+	Satisfied func(ctx context.Context) (bool, error)
+	// Run makes the host satisfy the phase, recording what it installs.
+	Run func(ctx context.Context, rec Recorder) error
+}
+
+// Recorder is how a phase tells the journal what it put on the host, so that
+// uninstall removes exactly that. Every call is persisted before it returns,
+// so a crash right after a write still leaves the write on record.
+type Recorder interface {
+	// File records a file written (root-relative path) with its sha256.
+	File(path, sha256 string) error
+	// Dir records a directory created.
+	Dir(path string) error
+	// Unit records a systemd unit installed.
+	Unit(name string) error
+	// Set records a fact, e.g. an installed version or a setting to revert.
+	Set(key, value string) error
+}

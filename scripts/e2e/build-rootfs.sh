@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Build the Debian bookworm minbase rootfs of the nspawn hosts, once, into
+# $E2E_CACHE/rootfs/bookworm. Hosts boot on an overlay of it, so it is never
+# written after this.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+need_root
+
+if [ -x "$ROOTFS/lib/systemd/systemd" ] && [ -f "$ROOTFS/.e2e-rootfs-done" ]; then
+	log "host rootfs present in $ROOTFS"
+	exit 0
+fi
+command -v mmdebstrap >/dev/null || die "mmdebstrap missing: run scripts/e2e/deps.sh"
+
+MIRROR=${E2E_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+SECURITY=${E2E_DEBIAN_SECURITY:-http://deb.debian.org/debian-security}
+PKGS=systemd,systemd-sysv,dbus,iproute2,ca-certificates,iptables,kmod,procps,util-linux,mount,curl,less
+
+tmp=$ROOTFS.tmp
+rm -rf "$tmp"
+mkdir -p "$(dirname "$ROOTFS")"
+start=$SECONDS
+log "building the host rootfs (Debian bookworm minbase + systemd) with mmdebstrap, about 1 min"
+mmdebstrap --quiet --variant=minbase --include="$PKGS" \
+	--customize-hook='rm -f "$1/etc/machine-id" "$1/var/lib/dbus/machine-id"; : > "$1/etc/machine-id"' \
+	--customize-hook='mkdir -p "$1/etc/systemd/system.conf.d" && printf "[Manager]\nDefaultTimeoutStopSec=10s\nDefaultTimeoutStartSec=30s\n" > "$1/etc/systemd/system.conf.d/e2e.conf"' \
+	--customize-hook='chroot "$1" systemctl mask getty@tty1.service serial-getty@.service console-getty.service systemd-networkd-wait-online.service systemd-timesyncd.service apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer >/dev/null 2>&1 || true' \
+	--customize-hook='rm -rf "$1/var/cache/apt/archives/"*.deb "$1/var/lib/apt/lists/"*' \
+	bookworm "$tmp" \
+	"deb $MIRROR bookworm main" \
+	"deb $MIRROR bookworm-updates main" \
+	"deb $SECURITY bookworm-security main" >&2
+touch "$tmp/.e2e-rootfs-done"
+rm -rf "$ROOTFS"
+mv "$tmp" "$ROOTFS"
+log "built the host rootfs in $((SECONDS - start))s ($(du -sh "$ROOTFS" | cut -f1))"
