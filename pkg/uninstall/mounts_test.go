@@ -1,0 +1,107 @@
+package uninstall
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestUnderOrdersDeepestFirst(t *testing.T) {
+	all := []string{"/", "/var/lib/kubelet", "/var/lib/kubelet/pods/a/volumes/x", "/var/lib/kubeletX", "/var/lib/kubelet/pods/a", "/var/lib/kubelet"}
+	got := under(all, "/var/lib/kubelet/")
+	want := []string{"/var/lib/kubelet/pods/a/volumes/x", "/var/lib/kubelet/pods/a", "/var/lib/kubelet"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("under = %v, want %v", got, want)
+	}
+}
+
+func TestMountPointsUnescapes(t *testing.T) {
+	in := "36 35 98:0 / /mnt/with\\040space rw,noatime master:1 - ext3 /dev/root rw\n"
+	got, err := mountPoints(strings.NewReader(in))
+	if err != nil || len(got) != 1 || got[0] != "/mnt/with space" {
+		t.Fatalf("mountPoints = %q, %v", got, err)
+	}
+}
+
+func needMount(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount")
+	}
+}
+
+// A bind mount of a directory that must survive (an operator's data) placed
+// under the directory being removed: RemoveAll refuses, UnmountUnder then
+// RemoveAll deletes the directory and the bound data is untouched.
+func TestRemoveAllNeverDeletesThroughABindMount(t *testing.T) {
+	needMount(t)
+	base := t.TempDir()
+	precious := filepath.Join(base, "etc")
+	if err := os.MkdirAll(precious, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(precious, "passwd"), []byte("root:x:0:0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	victim := filepath.Join(base, "kubelet")
+	target := filepath.Join(victim, "pods", "p1", "volumes", "host")
+	if err := os.MkdirAll(target, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount(precious, target, "", unix.MS_BIND, ""); err != nil {
+		t.Skipf("bind mount not permitted here: %v", err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(target, unix.MNT_DETACH) })
+
+	var mb *ErrMountBelow
+	if err := RemoveAll(victim); !errors.As(err, &mb) {
+		t.Fatalf("RemoveAll with a mount below = %v, want ErrMountBelow", err)
+	}
+	if _, err := os.Stat(filepath.Join(precious, "passwd")); err != nil {
+		t.Fatalf("bound data touched: %v", err)
+	}
+	done, err := UnmountUnder(victim)
+	if err != nil || len(done) != 1 {
+		t.Fatalf("UnmountUnder = %v, %v", done, err)
+	}
+	if err := RemoveAll(victim); err != nil {
+		t.Fatalf("RemoveAll after unmount: %v", err)
+	}
+	if _, err := os.Stat(victim); !os.IsNotExist(err) {
+		t.Fatalf("victim still there: %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(precious, "passwd")); err != nil || string(b) != "root:x:0:0\n" {
+		t.Fatalf("bound data changed: %q %v", b, err)
+	}
+}
+
+func TestUnmountUnderHandlesStackedAndNested(t *testing.T) {
+	needMount(t)
+	dir := filepath.Join(t.TempDir(), "root")
+	inner := filepath.Join(dir, "run", "shm")
+	if err := os.MkdirAll(inner, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=1m"); err != nil {
+		t.Skipf("tmpfs mount not permitted here: %v", err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(dir, unix.MNT_DETACH) })
+	if err := os.MkdirAll(inner, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ { // stacked twice on the same point
+		if err := unix.Mount("tmpfs", inner, "tmpfs", 0, "size=1m"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := UnmountUnder(dir); err != nil {
+		t.Fatal(err)
+	}
+	if ms, _ := MountsUnder(dir); len(ms) != 0 {
+		t.Fatalf("left mounted: %v", ms)
+	}
+}
