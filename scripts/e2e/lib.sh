@@ -76,3 +76,36 @@ in_driver() { ip netns exec "$NETNS_DRIVER" "$@"; }
 # cgroup_v1_dirs: mount points of the cgroup v1 hierarchies on this machine
 # (named ones included), one a line.
 cgroup_v1_dirs() { awk '$3 == "cgroup" {print $2}' /proc/mounts; }
+
+# cgroup_key MOUNTPOINT: how /proc/PID/cgroup names that hierarchy
+# ("cpu", "cpu,cpuacct", "name=systemd", or "" for the unified one).
+cgroup_key() {
+	local opts
+	opts=$(awk -v m="$1" '$2 == m {print $3" "$4}' /proc/mounts)
+	case $opts in
+	cgroup2*) echo "" ;;
+	*) echo "${opts#* }" | tr ',' '\n' |
+		grep -Ev '^(rw|ro|relatime|nosuid|nodev|noexec|clone_children|noprefix|xattr|cpuset_v2_mode)$' | paste -sd, ;;
+	esac
+}
+
+# cgroup_path_in MOUNTPOINT PID: the cgroup of PID in that hierarchy.
+cgroup_path_in() {
+	local key
+	key=$(cgroup_key "$1")
+	if [ -z "$key" ]; then
+		awk -F: '$1 == "0" {print $3}' "/proc/$2/cgroup"
+	else
+		awk -F: -v k="$key" '$2 == k {print $3}' "/proc/$2/cgroup"
+	fi
+}
+
+# join_cgroups_of PID: move this shell into PID's cgroup in every hierarchy.
+join_cgroups_of() {
+	local mnt path
+	while read -r mnt; do
+		path=$(cgroup_path_in "$mnt" "$1")
+		[ -n "$path" ] && [ -e "$mnt$path/cgroup.procs" ] || continue
+		echo "$BASHPID" >"$mnt$path/cgroup.procs" 2>/dev/null || true
+	done < <(awk '$3 == "cgroup" || $3 == "cgroup2" {print $2}' /proc/mounts)
+}

@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# The artifact server of the environment: test/cosserver (COS semantics:
+# presigned URLs, Range, ETag, fault injection at /_faults, counters at /_stats)
+# serving a bucket at http://$DRIVER_IP:$ARTIFACT_PORT in the driver netns.
+#
+#   artifacts.sh up        build cosserver + add2tkectl, fill the bucket, start serving, publish
+#   artifacts.sh publish   (re)write the signed manifest with fresh presigned URLs
+#   artifacts.sh down      stop serving, remove the bucket and keys
+#
+# publish writes, in $E2E_STATE:
+#   keys/release.key, keys/release.pub   ed25519 key pair (add2tkectl artifacts keygen)
+#   bucket/manifest.json                 DSSE envelope (add2tkectl artifacts sign) of the
+#                                        payload with each URL presigned for $E2E_PRESIGN_EXPIRES
+#   manifest-url                         the presigned URL of manifest.json (mode 0600)
+#   cos-credentials                      COS_SECRET_ID=.. COS_SECRET_KEY=.. of the server
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+need_root
+
+BUCKET=$E2E_STATE/bucket
+BIN=$E2E_STATE/bin
+ART_LOG=$E2E_STATE/logs/cosserver.log
+PIDFILE=$E2E_STATE/cosserver.pid
+BASE=http://$DRIVER_IP:$ARTIFACT_PORT
+E2E_PRESIGN_EXPIRES=${E2E_PRESIGN_EXPIRES:-2h}
+
+# build_tools: add2tkectl and cosserver from the main module, into $BIN
+# (outside the clone). Incremental: seconds when nothing changed.
+build_tools() {
+	mkdir -p "$BIN"
+	log "building add2tkectl and cosserver from $E2E_ROOT"
+	(cd "$E2E_ROOT" && CGO_ENABLED=0 go build -trimpath -o "$BIN/add2tkectl" ./cmd/add2tkectl) ||
+		die "cannot build ./cmd/add2tkectl"
+	(cd "$E2E_ROOT" && CGO_ENABLED=0 go build -trimpath -o "$BIN/cosserver" ./test/cosserver) ||
+		die "cannot build ./test/cosserver"
+}
+
+running() { [ -s "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
+
+credentials() {
+	local f=$E2E_STATE/cos-credentials
+	if [ ! -s "$f" ]; then
+		(
+			umask 077
+			printf 'COS_SECRET_ID=AKIDe2e%s\nCOS_SECRET_KEY=%s\n' \
+				"$(openssl rand -hex 8)" "$(openssl rand -hex 16)" >"$f"
+		)
+	fi
+	# shellcheck disable=SC1090
+	. "$f"
+}
+
+fill_bucket() {
+	[ -s "$ARTIFACTS/payload.json" ] || die "no artifact set in $ARTIFACTS: run scripts/e2e/build-artifacts.sh"
+	mkdir -p "$BUCKET"
+	local f
+	for f in "$ARTIFACTS"/*; do
+		[ "$(basename "$f")" = payload.json ] && continue
+		# hard links when the cache is on the same filesystem, copies otherwise
+		ln -f "$f" "$BUCKET/" 2>/dev/null || cp -f "$f" "$BUCKET/"
+	done
+}
+
+serve() {
+	if running; then
+		return 0
+	fi
+	mkdir -p "$(dirname "$ART_LOG")"
+	log "starting the artifact server (cosserver) at $BASE"
+	setsid ip netns exec "$NETNS_DRIVER" "$BIN/cosserver" serve --dir "$BUCKET" \
+		--listen "$DRIVER_IP:$ARTIFACT_PORT" --secret-id "$COS_SECRET_ID" --secret-key "$COS_SECRET_KEY" \
+		--faults </dev/null >>"$ART_LOG" 2>&1 &
+	echo $! >"$PIDFILE"
+	wait_for "the artifact server at $BASE" 20 curl -fsS --max-time 2 -o /dev/null "$BASE/_stats" ||
+		die "the artifact server did not start; see $ART_LOG"
+}
+
+presign() { # presign OBJECT -> URL
+	"$BIN/cosserver" presign --secret-id "$COS_SECRET_ID" --secret-key "$COS_SECRET_KEY" \
+		--base "$BASE" --expires "$E2E_PRESIGN_EXPIRES" "$1"
+}
+
+# keygen and sign go through add2tkectl. Until its `artifacts` commands exist,
+# openssl produces the same formats (ed25519, DSSE over PAE), loudly.
+keygen() {
+	local keys=$E2E_STATE/keys
+	[ -s "$keys/release.key" ] && return 0
+	mkdir -p "$keys"
+	chmod 0700 "$keys"
+	local err
+	if err=$("$BIN/add2tkectl" artifacts keygen --out "$keys/release" 2>&1); then
+		log "signing key made with add2tkectl artifacts keygen"
+		return 0
+	fi
+	case $err in
+	*"not implemented"*)
+		log "WARNING: add2tkectl artifacts keygen is not implemented yet; making the key with openssl"
+		openssl genpkey -algorithm ed25519 -out "$keys/release.key"
+		openssl pkey -in "$keys/release.key" -pubout -out "$keys/release.pub"
+		;;
+	*) die "add2tkectl artifacts keygen failed: $err" ;;
+	esac
+}
+
+sign() { # sign PAYLOAD OUT
+	local payload=$1 out=$2 err
+	if err=$("$BIN/add2tkectl" artifacts sign --key "$E2E_STATE/keys/release.key" "$payload" --out "$out" 2>&1); then
+		return 0
+	fi
+	case $err in
+	*"not implemented"*)
+		log "WARNING: add2tkectl artifacts sign is not implemented yet; signing with openssl (DSSE, ed25519)"
+		local type=application/vnd.add2tke.manifest+json pae
+		pae=$(mktemp)
+		printf 'DSSEv1 %d %s %d ' "${#type}" "$type" "$(stat -c %s "$payload")" >"$pae"
+		cat "$payload" >>"$pae"
+		local sig
+		sig=$(openssl pkeyutl -sign -rawin -inkey "$E2E_STATE/keys/release.key" -in "$pae" | base64 -w0)
+		rm -f "$pae"
+		jq -cn --arg t "$type" --arg p "$(base64 -w0 <"$payload")" --arg s "$sig" \
+			'{payloadType: $t, payload: $p, signatures: [{keyid: "", sig: $s}]}' >"$out"
+		;;
+	*) die "add2tkectl artifacts sign failed: $err" ;;
+	esac
+}
+
+publish() {
+	credentials
+	keygen
+	local tmp
+	tmp=$(mktemp -d)
+	# every relative URL of the payload becomes a presigned absolute one
+	local urls='{}' u
+	for u in $(jq -r '.artifacts[].urls[]' "$ARTIFACTS/payload.json" | sort -u); do
+		urls=$(jq -c --arg k "$u" --arg v "$(presign "/$u")" '. + {($k): $v}' <<<"$urls")
+	done
+	jq --argjson m "$urls" '.artifacts[].urls |= map($m[.] // .)' "$ARTIFACTS/payload.json" >"$tmp/payload.json"
+	sign "$tmp/payload.json" "$tmp/manifest.json"
+	mv "$tmp/manifest.json" "$BUCKET/manifest.json"
+	(
+		umask 077
+		presign /manifest.json >"$E2E_STATE/manifest-url.tmp"
+		mv "$E2E_STATE/manifest-url.tmp" "$E2E_STATE/manifest-url"
+		cp "$tmp/payload.json" "$E2E_STATE/payload.json"
+	)
+	rm -rf "$tmp"
+	curl -fsS --max-time 5 -o /dev/null "$(cat "$E2E_STATE/manifest-url")" ||
+		die "the presigned manifest URL does not answer 200"
+	log "published a signed manifest (links valid $E2E_PRESIGN_EXPIRES): $BASE/manifest.json"
+}
+
+up() {
+	"$(dirname "$0")/net.sh" up
+	build_tools
+	credentials
+	fill_bucket
+	serve
+	publish
+}
+
+down() {
+	if running; then
+		local pid
+		pid=$(cat "$PIDFILE")
+		log "stopping the artifact server"
+		kill -TERM "$pid" 2>/dev/null || true
+		wait_for "cosserver to exit" 10 bash -c "! kill -0 $pid" || kill -KILL "$pid" 2>/dev/null || true
+	fi
+	rm -rf "$PIDFILE" "$BUCKET" "$E2E_STATE/keys" "$E2E_STATE/manifest-url" "$E2E_STATE/payload.json" "$E2E_STATE/cos-credentials"
+}
+
+case ${1:-} in
+up) up ;;
+publish) publish ;;
+build) build_tools ;;
+down) down ;;
+*) die "usage: $0 up|publish|build|down" ;;
+esac
