@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# pool.sh: write the sample node pool configuration of the environment to
+# $E2E_STATE/pool.yaml and bundle add2tkectl with it into
+# $E2E_STATE/bundle/add2tkectl-<cls>-<np>, as the console would.
+#
+# The pool: containerd (Debian's, from the artifact set), labels, a taint,
+# cordon on, and a user script that uncordons the node with the node's own
+# credentials (a kubelet may patch its own spec.unschedulable).
+#
+#   E2E_POOL_RUNTIME   containerd | docker   (containerd)
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+need_root
+
+CLUSTER_ID=${E2E_CLUSTER_ID:-cls-e2e0demo}
+POOL_ID=${E2E_POOL_ID:-np-e2e0pool}
+RUNTIME=${E2E_POOL_RUNTIME:-containerd}
+POOL=$E2E_STATE/pool.yaml
+BIN=$E2E_STATE/bin
+
+for f in "$E2E_STATE/ca.crt" "$E2E_STATE/bootstrap-token" "$E2E_STATE/manifest-url" "$E2E_STATE/keys/release.pub" "$BIN/add2tkectl"; do
+	[ -s "$f" ] || die "$f missing: bring the environment up first (scripts/e2e/up)"
+done
+runtime_version=$(jq -r --arg n "$RUNTIME" '.artifacts[] | select(.name == $n) | .version' "$E2E_STATE/payload.json" | head -1)
+[ -n "$runtime_version" ] || die "the artifact set has no $RUNTIME"
+case $RUNTIME in containerd) data_dir=/var/lib/containerd ;; docker) data_dir=/var/lib/docker ;; esac
+
+indent() { sed 's/^/        /'; }
+(
+	umask 077
+	cat >"$POOL.tmp" <<-YAML
+		apiVersion: add2tke.tke.cloud.tencent.com/v1alpha1
+		kind: NodePoolJoin
+		cluster:
+		  id: $CLUSTER_ID
+		  region: ap-e2e
+		  kubernetesVersion: "${K8S_VERSION#v}"
+		  apiServer:
+		    endpoint: https://$DRIVER_IP:$APISERVER_PORT
+		    caData: $(base64 -w0 <"$E2E_STATE/ca.crt")
+		  bootstrapToken: $(cat "$E2E_STATE/bootstrap-token")
+		  network:
+		    plugin: cilium-vxlan
+		    podCIDR: 172.20.0.0/16
+		nodePool:
+		  id: $POOL_ID
+		  runtime:
+		    kind: $RUNTIME
+		    version: "$runtime_version"
+		    dataDir: $data_dir
+		  cordon: true
+		  labels:
+		    tke.cloud.tencent.com/location: idc-e2e-01
+		    example.com/rack: r42
+		  taints:
+		    - {key: example.com/dedicated, value: idc, effect: PreferNoSchedule}
+		  userScript: |
+		    #!/bin/bash
+		    # Uncordon this node with its own client certificate.
+		    set -euo pipefail
+		    ca=\$(mktemp)
+		    trap 'rm -f "\$ca"' EXIT
+		    base64 -d >"\$ca" <<'CA'
+		    $(base64 -w0 <"$E2E_STATE/ca.crt")
+		    CA
+		    node=\$(hostname | tr '[:upper:]' '[:lower:]')
+		    curl -fsS --max-time 20 --cacert "\$ca" \\
+		      --cert /var/lib/kubelet/pki/kubelet-client-current.pem \\
+		      --key /var/lib/kubelet/pki/kubelet-client-current.pem \\
+		      -X PATCH -H 'Content-Type: application/merge-patch+json' \\
+		      -d '{"spec":{"unschedulable":false}}' \\
+		      "https://$DRIVER_IP:$APISERVER_PORT/api/v1/nodes/\$node" -o /dev/null
+		    echo "uncordoned \$node"
+		artifacts:
+		  manifestURL: "$(cat "$E2E_STATE/manifest-url")"
+		  publicKey: |
+		$(indent <"$E2E_STATE/keys/release.pub")
+	YAML
+	mv "$POOL.tmp" "$POOL"
+)
+rm -rf "$E2E_STATE/bundle"
+mkdir -p "$E2E_STATE/bundle"
+"$BIN/add2tkectl" bundle --config "$POOL" --out "$E2E_STATE/bundle" >&2 ||
+	die "add2tkectl bundle failed for $POOL"
+log "bundled $E2E_STATE/bundle/add2tkectl-$CLUSTER_ID-$POOL_ID"
