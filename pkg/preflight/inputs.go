@@ -1,0 +1,170 @@
+package preflight
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"runtime"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/add2tkectl/add2tkectl/pkg/config"
+	"github.com/add2tkectl/add2tkectl/pkg/host"
+	"github.com/add2tkectl/add2tkectl/pkg/network"
+)
+
+// JournalPath is where install records what it put on the host.
+const JournalPath = "/var/lib/add2tkectl/state.json"
+
+// Dialer opens network connections (net.Dialer in production).
+type Dialer interface {
+	DialContext(ctx context.Context, network, address string) (net.Conn, error)
+}
+
+// Inputs is everything the checks look at. procfs, sysfs and every file are
+// read under Root, so a test aims the checks at a fixture directory; the
+// rest (identity, clock, network) is here so a test can set it.
+type Inputs struct {
+	Root   host.Root
+	Config *config.NodePoolJoin
+
+	EUID   int
+	GOOS   string
+	GOARCH string
+	CPUs   int
+
+	// Now is the host's clock.
+	Now func() time.Time
+	// Dialer reaches the API server and COS.
+	Dialer Dialer
+	// Resolver resolves a host name in the API server endpoint.
+	Resolver *net.Resolver
+	// RootCAs verifies COS (nil: the system's roots).
+	RootCAs *x509.CertPool
+	// Timeout bounds each network check.
+	Timeout time.Duration
+	// Offline means artifacts come from --artifacts-dir: COS is not used.
+	Offline bool
+
+	// FreeBytes returns the bytes available to an unprivileged user in the
+	// filesystem of the (existing) directory dir.
+	FreeBytes func(dir string) (uint64, error)
+	// NodeIP returns the source address of the route to the API server.
+	NodeIP func(apiServer net.IP) (net.IP, error)
+	// Ours reports whether a host path or unit name was installed by
+	// add2tkectl (is in the journal).
+	Ours func(pathOrUnit string) bool
+}
+
+// DefaultInputs returns the inputs of the real host under root.
+func DefaultInputs(root host.Root, cfg *config.NodePoolJoin) (*Inputs, error) {
+	ours, err := JournalOwnership(root)
+	if err != nil {
+		return nil, err
+	}
+	return &Inputs{
+		Root:      root,
+		Config:    cfg,
+		EUID:      os.Geteuid(),
+		GOOS:      runtime.GOOS,
+		GOARCH:    runtime.GOARCH,
+		CPUs:      runtime.NumCPU(),
+		Now:       time.Now,
+		Dialer:    &net.Dialer{},
+		Resolver:  net.DefaultResolver,
+		Timeout:   5 * time.Second,
+		FreeBytes: statfsFree,
+		NodeIP:    network.NodeIP,
+		Ours:      ours,
+	}, nil
+}
+
+// withDefaults fills what a caller left out with harmless values, so a test
+// sets only what its check reads.
+func (in *Inputs) withDefaults() *Inputs {
+	c := *in
+	if c.Config == nil {
+		c.Config = &config.NodePoolJoin{}
+		c.Config.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Dialer == nil {
+		c.Dialer = &net.Dialer{}
+	}
+	if c.Resolver == nil {
+		c.Resolver = net.DefaultResolver
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 5 * time.Second
+	}
+	if c.FreeBytes == nil {
+		c.FreeBytes = statfsFree
+	}
+	if c.NodeIP == nil {
+		c.NodeIP = network.NodeIP
+	}
+	if c.Ours == nil {
+		c.Ours = func(string) bool { return false }
+	}
+	return &c
+}
+
+func statfsFree(dir string) (uint64, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return 0, err
+	}
+	return st.Bavail * uint64(st.Bsize), nil
+}
+
+// JournalOwnership reads the install journal under root and returns a
+// predicate for "this path or unit is ours". It reads the journal as plain
+// JSON — every "path" field and every entry of a "units" list — so it does
+// not depend on the journal's Go types. A host without a journal owns
+// nothing of ours.
+func JournalOwnership(root host.Root) (func(string) bool, error) {
+	p := root.Path(JournalPath)
+	b, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return func(string) bool { return false }, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the install journal %s: %w", p, err)
+	}
+	var doc any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return nil, fmt.Errorf("the install journal %s is not valid JSON (%v): move it aside; preflight will then treat everything installed as foreign", p, err)
+	}
+	owned := map[string]bool{}
+	collectOwned(doc, "", owned)
+	return func(s string) bool { return owned[s] }, nil
+}
+
+func collectOwned(v any, key string, owned map[string]bool) {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, c := range t {
+			collectOwned(c, k, owned)
+		}
+	case []any:
+		for _, c := range t {
+			if s, ok := c.(string); ok && key == "units" {
+				owned[s] = true
+				continue
+			}
+			collectOwned(c, key, owned)
+		}
+	case string:
+		if key == "path" {
+			owned[t] = true
+		}
+	}
+}
