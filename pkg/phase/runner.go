@@ -139,8 +139,12 @@ func (r *run) all(ctx context.Context, skip map[string]bool) error {
 		}
 		if err := ctx.Err(); err != nil {
 			r.stopAt(i)
-			r.progress(i, "not started: stopped (%v)", err)
-			return fmt.Errorf("stopped before phase %s: %w", p.Name, err)
+			why := err.Error()
+			if cause := context.Cause(ctx); cause != nil && cause != err {
+				why = cause.Error() // "interrupt signal received"
+			}
+			r.progress(i, "not started: stopped (%s)", why)
+			return fmt.Errorf("stopped before phase %s (%s): run the command again to go on from there: %w", p.Name, why, err)
 		}
 		if err := r.one(ctx, i, p); err != nil {
 			r.stopAt(i + 1)
@@ -236,6 +240,13 @@ func (r *run) progress(i int, format string, a ...any) {
 	}
 	p := r.phases[i]
 	fmt.Fprintf(r.o.Progress, "[%d/%d] %s: %s\n", i+1, len(r.phases), p.Name, fmt.Sprintf(format, a...))
+}
+
+// CheckNames reports names that are not phases as an *UnknownPhaseError,
+// so a command can refuse a bad --skip-phases before it takes the lock.
+func CheckNames(phases []Phase, names []string) error {
+	_, err := skipSet(phases, names)
+	return err
 }
 
 // skipSet checks the names to skip against the phases.
