@@ -402,3 +402,19 @@ func maps(m map[string]string) map[string]string {
 	}
 	return out
 }
+
+func TestPhaseIsSatisfiedAfterItsRun(t *testing.T) {
+	root := bareHost(t)
+	s, _ := liveSettings(t, root)
+	p := s.Phase()
+	ctx := context.Background()
+	if ok, _ := p.Satisfied(ctx); ok {
+		t.Fatal("bare host satisfied")
+	}
+	if err := p.Run(ctx, newMemRecorder()); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := p.Satisfied(ctx); !ok || err != nil {
+		t.Errorf("after Run: satisfied %v, %v", ok, err)
+	}
+}

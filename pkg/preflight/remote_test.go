@@ -233,6 +233,7 @@ func TestCOSReachableAsksTheHostOnly(t *testing.T) {
 	}))
 	defer srv.Close()
 	in := healthyHost(t)
+	in.Dialer = &net.Dialer{}
 	in.Config.Artifacts.ManifestURL = srv.URL + "/np-3kd9a1bc/manifest.json?q-sign-time=1;2&" + presignQuery
 	r := runCheck(t, checkCOSReachable, in)
 	if r.Verdict != OK || !strings.Contains(r.Message, "HTTP 403") {

@@ -3,6 +3,8 @@ package preflight
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,7 +71,17 @@ func healthyHost(t *testing.T) *Inputs {
 		GOARCH:    "amd64",
 		CPUs:      4,
 		FreeBytes: func(string) (uint64, error) { return 50 * gib, nil },
+		Dialer:    noNetwork{},
+		NodeIP:    func(net.IP) (net.IP, error) { return net.ParseIP("10.77.0.11"), nil },
 	}
+}
+
+// noNetwork keeps unit tests off the machine's network unless a test gives
+// its own dialer.
+type noNetwork struct{}
+
+func (noNetwork) DialContext(_ context.Context, _, addr string) (net.Conn, error) {
+	return nil, fmt.Errorf("dial %s: no network in this test", addr)
 }
 
 func runCheck(t *testing.T, c Check, in *Inputs) Result {
