@@ -189,7 +189,7 @@ func checkCAData(s string) error {
 		var b *pem.Block
 		b, rest = pem.Decode(rest)
 		if b == nil {
-			if strings.TrimSpace(string(rest)) != "" {
+			if n > 0 && strings.TrimSpace(string(rest)) != "" {
 				return fmt.Errorf("holds something other than PEM certificates after certificate %d", n)
 			}
 			break

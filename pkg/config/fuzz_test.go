@@ -1,0 +1,91 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+)
+
+// FuzzLoad: any bytes as a configuration file either load or give a
+// *LoadError, never a panic; what loads survives a round trip through the
+// JSON payload form unchanged.
+func FuzzLoad(f *testing.F) {
+	for _, dir := range []string{"good", "bad"} {
+		files, _ := filepath.Glob(filepath.Join(testdata, dir, "*"))
+		for _, p := range files {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(b)
+		}
+	}
+	f.Add([]byte("a: &a [*a, *a]\n"))
+	f.Add([]byte("nodePool:\n  kubelet:\n    extraConfig:\n      x: .inf\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		doc, err := ParseDocument(data, "fuzz")
+		if err != nil {
+			var le *LoadError
+			if !errors.As(err, &le) {
+				t.Fatalf("error %T is not a *LoadError: %v", err, err)
+			}
+			return
+		}
+		c, err := decodeDocument(doc)
+		if err != nil {
+			t.Fatalf("a document that passed the schema does not decode: %v", err)
+		}
+		_ = c.Validate()
+		b, err := jsonString(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc2, err := ParseDocument([]byte(b), "payload")
+		if err != nil {
+			t.Fatalf("the payload form of a loaded document does not load: %v\n%s", err, b)
+		}
+		c2, err := decodeDocument(doc2)
+		if err != nil || !reflect.DeepEqual(c, c2) {
+			t.Fatalf("round trip changed the configuration: %v\n%+v\n%+v", err, c, c2)
+		}
+	})
+}
+
+// FuzzTrailer: any file either has no payload, a payload whose checksum
+// holds, or ErrCorruptPayload; bundling over it replaces, never stacks.
+func FuzzTrailer(f *testing.F) {
+	f.Add([]byte{})
+	f.Add([]byte("\x7fELF plain"))
+	f.Add(append([]byte("\x7fELF"), Trailer([]byte(`{"a":1}`))...))
+	f.Add(append([]byte("\x7fELF"), Trailer(nil)...))
+	f.Add(append(append([]byte("\x7fELF"), Trailer([]byte("x"))...), Trailer([]byte("yy"))...))
+	f.Add([]byte("ADD2TKE.PAYLOAD1"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		payload, exeSize, found, err := ReadPayloadFrom(bytes.NewReader(data), int64(len(data)))
+		switch {
+		case err != nil:
+			if !errors.Is(err, ErrCorruptPayload) {
+				t.Fatalf("error is not ErrCorruptPayload: %v", err)
+			}
+			return
+		case !found:
+			if exeSize != int64(len(data)) {
+				t.Fatalf("no payload but executable size %d of %d", exeSize, len(data))
+			}
+		default:
+			if !bytes.Equal(data[exeSize:], Trailer(payload)) {
+				t.Fatal("found a payload whose trailer does not re-encode to the file's tail")
+			}
+		}
+		var out bytes.Buffer
+		if _, err := Bundle(&out, bytes.NewReader(data), int64(len(data)), []byte("{}")); err != nil {
+			t.Fatal(err)
+		}
+		if want := int(exeSize) + 2 + trailerSize; out.Len() != want {
+			t.Fatalf("bundled size %d, want %d", out.Len(), want)
+		}
+	})
+}
