@@ -180,8 +180,12 @@ func openJournal(root string, now func() time.Time) (*journalWriter, error) {
 	return &journalWriter{path: journalFile(root), j: j, now: now}, nil
 }
 
-// update applies change to the named phase's record and persists the journal.
-func (w *journalWriter) update(name string, change func(*PhaseRecord)) error {
+// update applies change to the named phase's record and persists the
+// journal if change reports that it changed something. Since every change
+// is saved at once, the file on disk always equals the journal in memory;
+// a record that is already there (a re-run rewriting an identical file)
+// costs no write.
+func (w *journalWriter) update(name string, change func(*PhaseRecord) bool) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	rec := w.j.Phase(name)
@@ -189,7 +193,9 @@ func (w *journalWriter) update(name string, change func(*PhaseRecord)) error {
 		rec = &PhaseRecord{Name: name}
 		w.j.Phases = append(w.j.Phases, rec)
 	}
-	change(rec)
+	if !change(rec) {
+		return nil
+	}
 	w.j.UpdatedAt = w.now().UTC()
 	return w.save()
 }
@@ -212,20 +218,22 @@ func (w *journalWriter) save() error {
 
 func (w *journalWriter) start(name string) error {
 	t := w.now().UTC()
-	return w.update(name, func(r *PhaseRecord) {
+	return w.update(name, func(r *PhaseRecord) bool {
 		r.Status, r.StartedAt, r.FinishedAt, r.Error = StatusRunning, &t, nil, ""
+		return true
 	})
 }
 
 func (w *journalWriter) finish(name string, status Status, errText string) error {
 	t := w.now().UTC()
-	return w.update(name, func(r *PhaseRecord) {
+	return w.update(name, func(r *PhaseRecord) bool {
 		r.Status, r.Error = status, errText
 		if status == StatusUnchanged {
 			r.CheckedAt = &t
-			return
+			return true
 		}
 		r.FinishedAt = &t
+		return true
 	})
 }
 
@@ -251,42 +259,50 @@ func (r *recorder) recorded() bool {
 
 func (r *recorder) File(path, sha256 string) error {
 	r.touch()
-	return r.w.update(r.phase, func(p *PhaseRecord) {
+	return r.w.update(r.phase, func(p *PhaseRecord) bool {
 		for i := range p.Files {
 			if p.Files[i].Path == path {
+				changed := p.Files[i].SHA256 != sha256
 				p.Files[i].SHA256 = sha256
-				return
+				return changed
 			}
 		}
 		p.Files = append(p.Files, FileRecord{Path: path, SHA256: sha256})
+		return true
 	})
 }
 
 func (r *recorder) Dir(path string) error {
 	r.touch()
-	return r.w.update(r.phase, func(p *PhaseRecord) { p.Dirs = appendOnce(p.Dirs, path) })
+	return r.w.update(r.phase, func(p *PhaseRecord) bool { return appendOnce(&p.Dirs, path) })
 }
 
 func (r *recorder) Unit(name string) error {
 	r.touch()
-	return r.w.update(r.phase, func(p *PhaseRecord) { p.Units = appendOnce(p.Units, name) })
+	return r.w.update(r.phase, func(p *PhaseRecord) bool { return appendOnce(&p.Units, name) })
 }
 
 func (r *recorder) Set(key, value string) error {
 	r.touch()
-	return r.w.update(r.phase, func(p *PhaseRecord) {
+	return r.w.update(r.phase, func(p *PhaseRecord) bool {
+		if old, ok := p.Values[key]; ok && old == value {
+			return false
+		}
 		if p.Values == nil {
 			p.Values = map[string]string{}
 		}
 		p.Values[key] = value
+		return true
 	})
 }
 
-func appendOnce(list []string, s string) []string {
-	for _, x := range list {
+// appendOnce adds s to *list unless it is there, and says whether it added.
+func appendOnce(list *[]string, s string) bool {
+	for _, x := range *list {
 		if x == s {
-			return list
+			return false
 		}
 	}
-	return append(list, s)
+	*list = append(*list, s)
+	return true
 }

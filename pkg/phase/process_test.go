@@ -8,8 +8,10 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -19,16 +21,18 @@ import (
 
 // The tests below re-execute the test binary as a second process (the
 // standard Go pattern): TestMain turns it into the helper named here.
-const helperEnv = "ADD2TKE_PHASE_TEST_HELPER"
+const helperEnv = "PHASE_TEST_HELPER"
 
 func TestMain(m *testing.M) {
 	switch os.Getenv(helperEnv) {
 	case "":
 		os.Exit(m.Run())
 	case "journal":
-		helperJournal(os.Getenv("ADD2TKE_ROOT"))
+		helperJournal(os.Getenv("PHASE_TEST_ROOT"))
 	case "lock":
-		helperLock(os.Getenv("ADD2TKE_ROOT"))
+		helperLock(os.Getenv("PHASE_TEST_ROOT"))
+	case "signal":
+		helperSignal(os.Getenv("PHASE_TEST_ROOT"))
 	}
 	os.Exit(3)
 }
@@ -82,11 +86,34 @@ func helperLock(dir string) {
 	os.Exit(0)
 }
 
+// helperSignal runs two phases under a context that SIGTERM cancels, as
+// pkg/cli sets it up; the first phase finishes its step when signalled.
+func helperSignal(dir string) {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	root := host.Root{Dir: dir}
+	phases := []phase.Phase{
+		{Name: "download", Description: "download", Run: func(ctx context.Context, rec phase.Recorder) error {
+			fmt.Println("READY")
+			<-ctx.Done() // the step in progress ends, the phase returns
+			_, err := root.WriteFile(rec, "/var/cache/add2tke/kubelet", []byte("complete\n"), 0o644)
+			return err
+		}},
+		{Name: "kubelet", Description: "kubelet", Run: func(ctx context.Context, rec phase.Recorder) error {
+			_, err := root.WriteFile(rec, "/etc/kubernetes/kubelet.conf", []byte("x"), 0o600)
+			return err
+		}},
+	}
+	_, err := phase.Run(ctx, phases, phase.Options{Root: dir})
+	fmt.Println(err)
+	os.Exit(0)
+}
+
 // startHelper runs the named helper and waits for its first stdout line.
 func startHelper(t *testing.T, name, dir, want string) (*exec.Cmd, io.WriteCloser) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), helperEnv+"="+name, "ADD2TKE_ROOT="+dir)
+	cmd.Env = append(os.Environ(), helperEnv+"="+name, "PHASE_TEST_ROOT="+dir)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -161,6 +188,45 @@ func TestJournalSurvivesKillInsideAPhase(t *testing.T) {
 	}
 	if len(j.Interrupted()) != 0 || len(j.Files()) != 3 {
 		t.Errorf("after the re-run: interrupted %v, files %+v", j.Interrupted(), j.Files())
+	}
+}
+
+func TestSIGTERMStopsCleanlyBetweenPhases(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), helperEnv+"=signal", "PHASE_TEST_ROOT="+dir)
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	out := bufio.NewReader(stdout)
+	if line, err := out.ReadString('\n'); strings.TrimSpace(line) != "READY" {
+		t.Fatalf("helper said %q (%v)", line, err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	rest, _ := io.ReadAll(out)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("the signalled run did not end cleanly: %v", err)
+	}
+	if want := "stopped before phase kubelet (terminated signal received)"; !strings.Contains(string(rest), want) {
+		t.Errorf("the run returned %q, want it to contain %q", rest, want)
+	}
+	j, err := phase.LoadJournal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec := j.Phase("download"); rec == nil || rec.Status != phase.StatusDone || len(rec.Files) != 1 {
+		t.Errorf("download record %+v: want done, with the file its last step wrote", rec)
+	}
+	if j.Phase("kubelet") != nil {
+		t.Error("the phase after the signal started")
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -475,5 +476,44 @@ func TestCorruptJournalIsAnErrorThatSaysWhatToDo(t *testing.T) {
 	_, err := phase.Run(context.Background(), []phase.Phase{{Name: "a", Run: func(context.Context, phase.Recorder) error { return nil }}}, phase.Options{Root: dir})
 	if err == nil || !strings.Contains(err.Error(), "move it aside") {
 		t.Errorf("error %v, want one that says to move the journal aside", err)
+	}
+}
+
+func TestRecordingWhatIsAlreadyRecordedDoesNotRewriteTheJournal(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, phase.JournalPath)
+	inode := func() uint64 {
+		t.Helper()
+		info, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.Sys().(*syscall.Stat_t).Ino // each atomic rewrite is a new inode
+	}
+	p := phase.Phase{Name: "kubelet", Description: "kubelet", Run: func(ctx context.Context, rec phase.Recorder) error {
+		record := func(sum string) error {
+			return errors.Join(rec.File("/etc/kubernetes/kubelet.conf", sum), rec.Dir("/var/lib/kubelet"),
+				rec.Unit("kubelet.service"), rec.Set("kubelet.version", "v1.35.4"))
+		}
+		if err := record("sum1"); err != nil {
+			return err
+		}
+		before := inode()
+		if err := record("sum1"); err != nil {
+			return err
+		}
+		if inode() != before {
+			t.Error("recording the same facts again rewrote the journal")
+		}
+		if err := rec.File("/etc/kubernetes/kubelet.conf", "sum2"); err != nil {
+			return err
+		}
+		if inode() == before {
+			t.Error("a changed sha256 did not reach the journal")
+		}
+		return nil
+	}}
+	if _, err := phase.Run(context.Background(), []phase.Phase{p}, phase.Options{Root: dir}); err != nil {
+		t.Fatal(err)
 	}
 }
