@@ -79,7 +79,7 @@ var checkAPIServer = Check{
 			var te *TrustError
 			if errors.As(err, &te) {
 				return fail("check that cluster.apiServer.caData / caCertHashes belong to this cluster and that the endpoint is this cluster's",
-					"%s at %s: %v", "the API server is not the one the configuration trusts", target, te)
+					"the server at %s is not the API server the configuration trusts: %v", target, te)
 			}
 			return fail("check that the endpoint is the API server (an HTTPS port) and that nothing intercepts TLS on the way",
 				"TLS handshake with %s failed: %v", target, err)

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 )
 
@@ -100,7 +101,8 @@ var checkCgroup = Check{
 	Description: "cgroup version (reported; kubelet >= 1.35 on v1 needs failCgroupV1: false)",
 	Run: func(_ context.Context, in *Inputs) Result {
 		mode := in.Root.Cgroup()
-		minor, _ := kubernetesMinor(in.Config.Cluster.KubernetesVersion)
+		v, _ := config.ParseKubernetesVersion(in.Config.Cluster.KubernetesVersion)
+		minor := v.Minor
 		switch mode {
 		case host.CgroupV2:
 			return ok("cgroup v2 (unified); cgroup driver systemd")
@@ -114,16 +116,6 @@ var checkCgroup = Check{
 		return warn("mount the cgroup filesystem at /sys/fs/cgroup (systemd does this at boot)",
 			"cannot tell the cgroup version: nothing recognisable under /sys/fs/cgroup")
 	},
-}
-
-// kubernetesMinor returns the minor of "1.35.4" or "v1.35.4".
-func kubernetesMinor(v string) (int, bool) {
-	parts := strings.Split(strings.TrimPrefix(v, "v"), ".")
-	if len(parts) < 2 || parts[0] != "1" {
-		return 0, false
-	}
-	m, err := strconv.Atoi(parts[1])
-	return m, err == nil
 }
 
 var checkSwap = Check{
