@@ -1,0 +1,217 @@
+package containerd
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/add2tkectl/add2tkectl/pkg/binary"
+	"github.com/add2tkectl/add2tkectl/pkg/config"
+	"github.com/add2tkectl/add2tkectl/pkg/host"
+	"github.com/add2tkectl/add2tkectl/pkg/phase"
+	"github.com/add2tkectl/add2tkectl/pkg/runtime/images"
+	"github.com/add2tkectl/add2tkectl/pkg/systemd"
+)
+
+// Component is the name in stamps, logs and the journal.
+const Component = "containerd"
+
+// Artifact names containerd's component installs from.
+const (
+	ArtifactContainerd = "containerd"
+	ArtifactRunc       = "runc"
+	ArtifactCNIPlugins = "cni-plugins"
+	ArtifactCrictl     = "crictl"
+)
+
+// Deps is what installing containerd needs from its caller.
+type Deps struct {
+	Root     host.Root
+	Systemd  systemd.Manager
+	Log      logrus.FieldLogger
+	Recorder phase.Recorder
+	Config   *config.NodePoolJoin
+	// Artifacts maps an artifact name to its verified local file.
+	Artifacts map[string]string
+	// CapSysResource reports whether services may raise limits and lower
+	// OOM scores; nil means HasCapSysResource.
+	CapSysResource func() (bool, error)
+	// Ready waits for containerd to answer; nil means WaitReady on the
+	// socket under Root.
+	Ready func(ctx context.Context) error
+}
+
+// Plan is the files installed from artifacts: containerd, its shim and
+// ctr, runc, the CNI plugins, and crictl when the manifest has it.
+func Plan(artifacts map[string]string) binary.Plan {
+	p := binary.Plan{Component: Component, Items: []binary.Item{
+		{Artifact: ArtifactContainerd, From: "bin/containerd", Dst: BinDir + "/containerd", Mode: 0o755},
+		{Artifact: ArtifactContainerd, From: "bin/containerd-shim-runc-v2", Dst: BinDir + "/containerd-shim-runc-v2", Mode: 0o755},
+		{Artifact: ArtifactContainerd, From: "bin/ctr", Dst: BinDir + "/ctr", Mode: 0o755},
+		{Artifact: ArtifactRunc, Dst: RuncPath, Mode: 0o755},
+		{Artifact: ArtifactCNIPlugins, From: "*", Dst: CNIBinDir, Mode: 0o755},
+	}}
+	if _, ok := artifacts[ArtifactCrictl]; ok {
+		p.Items = append(p.Items, CrictlItem)
+	}
+	return p
+}
+
+// CrictlItem installs crictl; the artifact is a tar.gz holding "crictl".
+var CrictlItem = binary.Item{Artifact: ArtifactCrictl, From: "crictl", Dst: BinDir + "/crictl", Mode: 0o755}
+
+// Dirs are the directories containerd's component creates.
+func Dirs(c *config.NodePoolJoin) []string {
+	return []string{c.NodePool.Runtime.DataDir, "/etc/containerd", CNIConfDir, CNIBinDir}
+}
+
+// rendered is every file install renders, by host path.
+type rendered struct {
+	files       map[string][]byte
+	unit        []byte
+	sysResource bool
+}
+
+func render(d Deps) (rendered, error) {
+	capf := d.CapSysResource
+	if capf == nil {
+		capf = HasCapSysResource
+	}
+	sysRes, err := capf()
+	if err != nil {
+		return rendered{}, err
+	}
+	sandbox, err := images.SandboxImage(d.Artifacts)
+	if err != nil {
+		return rendered{}, err
+	}
+	cfg, err := RenderConfig(ConfigParams{
+		Version:             d.Config.NodePool.Runtime.Version,
+		Root:                d.Config.NodePool.Runtime.DataDir,
+		SandboxImage:        sandbox,
+		SystemdCgroup:       true, // the kubelet's cgroupDriver is systemd
+		RestrictOOMScoreAdj: !sysRes,
+	})
+	if err != nil {
+		return rendered{}, err
+	}
+	unit, err := RenderUnit(UnitParams{RaiseLimits: sysRes})
+	if err != nil {
+		return rendered{}, err
+	}
+	return rendered{
+		files:       map[string][]byte{ConfigPath: cfg, systemd.UnitPath(UnitName): unit},
+		unit:        unit,
+		sysResource: sysRes,
+	}, nil
+}
+
+// Service is containerd's unit with every file it reads.
+func Service(root host.Root) systemd.Service {
+	files := []string{root.Path(ConfigPath), root.Path(systemd.UnitPath(UnitName)), root.Path(RuncPath)}
+	for _, b := range Binaries {
+		files = append(files, root.Path(b))
+	}
+	return systemd.Service{Unit: UnitName, Files: files}
+}
+
+// Install makes containerd installed, configured, enabled and answering.
+// It writes only what differs and restarts containerd only when a file it
+// reads changed (running containers survive: KillMode=process).
+func Install(ctx context.Context, d Deps) (changed bool, err error) {
+	log := d.Log.WithField("component", Component)
+	if d.Config.NodePool.Runtime.Kind != config.RuntimeContainerd {
+		return false, fmt.Errorf("containerd install called for runtime %q", d.Config.NodePool.Runtime.Kind)
+	}
+	r, err := render(d)
+	if err != nil {
+		return false, err
+	}
+	if !r.sysResource {
+		log.Warn("no CAP_SYS_RESOURCE: containerd gets restrict_oom_score_adj = true and its unit keeps the default limits; give the host that capability for production nodes")
+	}
+	for _, dir := range Dirs(d.Config) {
+		if err := binary.EnsureDir(d.Root, d.Recorder, dir, 0o755); err != nil {
+			return false, err
+		}
+	}
+	bins, err := Plan(d.Artifacts).Install(d.Root, d.Recorder, d.Artifacts)
+	if err != nil {
+		return false, err
+	}
+	for _, b := range bins {
+		log.WithField("file", b).Info("installed")
+	}
+	filesChanged := len(bins) > 0
+	unitChanged := false
+	for _, p := range sortedKeys(r.files) {
+		did, err := d.Root.WriteFile(d.Recorder, p, r.files[p], 0o644)
+		if err != nil {
+			return false, err
+		}
+		if did {
+			log.WithField("file", p).Info("rendered")
+			filesChanged = true
+			unitChanged = unitChanged || p == systemd.UnitPath(UnitName)
+		}
+	}
+	if err := d.Recorder.Unit(UnitName); err != nil {
+		return false, err
+	}
+	if err := d.Recorder.Set("containerd.version", d.Config.NodePool.Runtime.Version); err != nil {
+		return false, err
+	}
+	did, err := Service(d.Root).Ensure(ctx, d.Systemd, unitChanged, filesChanged)
+	if err != nil {
+		return false, err
+	}
+	if len(did) > 0 {
+		log.WithField("systemd", did).Info("service converged")
+	}
+	if err := ready(ctx, d); err != nil {
+		return false, err
+	}
+	return filesChanged || len(did) > 0, nil
+}
+
+func ready(ctx context.Context, d Deps) error {
+	if d.Ready != nil {
+		return d.Ready(ctx)
+	}
+	return WaitReady(ctx, d.Root.Path(Socket), d.Log)
+}
+
+// Satisfied reports whether Install would change nothing: binaries are the
+// artifacts', rendered files are current, and the service runs with them.
+func Satisfied(ctx context.Context, d Deps) (bool, error) {
+	if ok, err := Plan(d.Artifacts).Satisfied(d.Root, d.Artifacts); err != nil || !ok {
+		return false, err
+	}
+	r, err := render(d)
+	if err != nil {
+		return false, err
+	}
+	for p, want := range r.files {
+		if ok, err := binary.SameFile(d.Root.Path(p), want, 0o644); err != nil || !ok {
+			return false, err
+		}
+	}
+	for _, dir := range Dirs(d.Config) {
+		if st, err := os.Stat(d.Root.Path(dir)); err != nil || !st.IsDir() {
+			return false, nil
+		}
+	}
+	return Service(d.Root).Satisfied(ctx, d.Systemd)
+}
+
+func sortedKeys(m map[string][]byte) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
