@@ -4,7 +4,14 @@ COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X github.com/add2tkectl/add2tkectl/pkg/cli.version=$(VERSION) -X github.com/add2tkectl/add2tkectl/pkg/cli.commit=$(COMMIT)
 GO      ?= go
 
-.PHONY: build test lint fmt vet
+.PHONY: build test lint fmt check deps bench-download
+
+# check is README's test command: everything CI runs, from a fresh machine.
+check: deps build lint test e2e
+
+deps:
+	scripts/ci-deps.sh
+	scripts/e2e/deps.sh
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/add2tkectl ./cmd/add2tkectl
@@ -18,3 +25,8 @@ lint:
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
+
+bench-download: build
+	scripts/bench-download.sh
+
+include scripts/e2e/e2e.mk
