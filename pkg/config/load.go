@@ -133,20 +133,15 @@ func readFile(path string) ([]byte, error) {
 // fields and returns it as JSON-compatible values. Every problem (unknown
 // field, wrong type, duplicate key) is reported, each with its line.
 func ParseDocument(data []byte, source string) (map[string]any, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var root yaml.Node
-	if err := dec.Decode(&root); err != nil {
-		if errors.Is(err, io.EOF) {
-			return map[string]any{}, nil // empty: sets nothing
-		}
-		return nil, &LoadError{Source: source, Err: fmt.Errorf("not valid YAML or JSON: %w", err)}
+	root, err := parseNode(data)
+	if err != nil {
+		return nil, &LoadError{Source: source, Err: err}
 	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return nil, &LoadError{Source: source, Err: errors.New("holds more than one YAML document; put one NodePoolJoin in the file")}
+	if root == nil {
+		return map[string]any{}, nil // empty: sets nothing
 	}
 	d := &decoder{}
-	v, _ := d.decode(&root, docSchema, "")
+	v, _ := d.decode(root, docSchema, "")
 	if len(d.problems) > 0 {
 		return nil, problemsError(source, d.problems)
 	}
@@ -155,6 +150,29 @@ func ParseDocument(data []byte, source string) (map[string]any, error) {
 		return map[string]any{}, nil // a null document
 	}
 	return doc, nil
+}
+
+func parseNode(data []byte) (*yaml.Node, error) {
+	if isJSON(data) {
+		n, err := jsonNode(data)
+		if err != nil {
+			return nil, fmt.Errorf("not valid JSON: %w", err)
+		}
+		return n, nil
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var root yaml.Node
+	if err := dec.Decode(&root); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("not valid YAML or JSON: %w", err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, errors.New("holds more than one YAML document; put one NodePoolJoin in the file")
+	}
+	return &root, nil
 }
 
 func problemsError(source string, ps []problem) *LoadError {

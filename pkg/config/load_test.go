@@ -216,3 +216,21 @@ func TestUnreadableFileIsALoadError(t *testing.T) {
 		t.Errorf("error %v", err)
 	}
 }
+
+func TestJSONDocumentsKeepLinesAndRefuseDuplicates(t *testing.T) {
+	file := writeFile(t, "pool.json", "{\"cluster\": {\"id\": \"cls-m57oxxxp\",\n\t\"id\": \"cls-aaaaaaaa\"},\n\"nodePool\":\n\t{\"cordon\": 1, \"labels\": {\"a\\/b\": 2}}}\n")
+	_, err := Load(Options{File: file})
+	for _, want := range []string{`line 2: cluster: key "id" appears twice`, "line 4: nodePool.cordon: must be true or false"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not contain %q", err, want)
+		}
+	}
+	file = writeFile(t, "labels.json", `{"nodePool": {"labels": {"a\/b": 2, "c": "d"}}}`)
+	l, err := Load(Options{File: file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := jsonString(l.Config.NodePool.Labels); got != `{"a/b":"2","c":"d"}` {
+		t.Errorf("labels %s", got)
+	}
+}
