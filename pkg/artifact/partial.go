@@ -1,0 +1,140 @@
+package artifact
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// partial is <cache>/<sha256>.partial while an artifact downloads: the bytes
+// received so far, hashed as they are written, so that a resumed download
+// needs no second pass and memory stays constant whatever the size.
+type partial struct {
+	path, final string
+	f           *os.File
+	h           hash.Hash
+	n           int64  // bytes on disk and in h
+	etag        string // validator of the bytes on disk, for If-Range
+	done        bool
+	fresh       bool // a one-shot copy: never kept for a resume
+}
+
+// openPartial opens (or creates) the partial file of a and hashes what it
+// already holds, so that a download interrupted by a crash resumes too.
+func openPartial(cacheDir string, a Artifact, fresh bool) (*partial, error) {
+	p := &partial{
+		path:  filepath.Join(cacheDir, a.SHA256+".partial"),
+		final: filepath.Join(cacheDir, a.SHA256),
+		h:     sha256.New(),
+		fresh: fresh,
+	}
+	var err error
+	p.f, err = os.OpenFile(p.path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", p.path, err)
+	}
+	if fresh {
+		return p, p.reset()
+	}
+	n, err := io.Copy(p.h, p.f)
+	if err != nil {
+		p.f.Close()
+		return nil, fmt.Errorf("read %s: %w", p.path, err)
+	}
+	p.n = n
+	if n > a.Size {
+		return p, p.reset()
+	}
+	return p, nil
+}
+
+// reset empties the partial file.
+func (p *partial) reset() error {
+	p.n, p.etag = 0, ""
+	p.h.Reset()
+	if err := p.f.Truncate(0); err != nil {
+		return fmt.Errorf("truncate %s: %w", p.path, err)
+	}
+	_, err := p.f.Seek(0, io.SeekStart)
+	return err
+}
+
+// copyBufSize is the read size of a download; large reads keep syscalls
+// and hashing overhead low (see BenchmarkCopyHash).
+const copyBufSize = 1 << 20
+
+// copyFrom appends up to limit bytes of r, hashing them, and reports the
+// position to bar. A clean end of r is not an error.
+func (p *partial) copyFrom(r io.Reader, limit int64, bar Bar) (int64, error) {
+	buf := make([]byte, copyBufSize)
+	var total int64
+	for total < limit {
+		want := min(int64(len(buf)), limit-total)
+		n, rerr := io.ReadAtLeast(r, buf[:want], 1)
+		if n > 0 {
+			if _, err := p.f.Write(buf[:n]); err != nil {
+				// Undo a short write so that file and hash agree.
+				_ = p.f.Truncate(p.n)
+				_, _ = p.f.Seek(p.n, io.SeekStart)
+				return total, fmt.Errorf("write %s: %w", p.path, err)
+			}
+			p.h.Write(buf[:n])
+			p.n += int64(n)
+			total += int64(n)
+			bar.SetCurrent(p.n)
+		}
+		if rerr == io.EOF {
+			return total, nil
+		}
+		if rerr != nil {
+			return total, rerr
+		}
+	}
+	return total, nil
+}
+
+// finish checks size and sha256 and renames the file into place (fsynced).
+func (p *partial) finish(a Artifact) error {
+	if p.n != a.Size {
+		return &mismatchError{fmt.Errorf("size is %d bytes, the manifest says %d", p.n, a.Size)}
+	}
+	if got := hex.EncodeToString(p.h.Sum(nil)); got != a.SHA256 {
+		return &mismatchError{fmt.Errorf("sha256 is %s, the manifest says %s", got, a.SHA256)}
+	}
+	if err := p.f.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", p.path, err)
+	}
+	if err := p.f.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", p.path, err)
+	}
+	if err := os.Rename(p.path, p.final); err != nil {
+		return fmt.Errorf("rename into the cache: %w", err)
+	}
+	p.done = true
+	return syncDir(filepath.Dir(p.final))
+}
+
+// discard closes an unfinished partial file; it is kept for a later resume
+// unless it is empty or was a one-shot copy.
+func (p *partial) discard() {
+	if p.done {
+		return
+	}
+	p.f.Close()
+	if p.n == 0 || p.fresh {
+		os.Remove(p.path)
+	}
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
