@@ -30,7 +30,8 @@ const configSourcesHelp = `Where the configuration comes from, highest precedenc
   --set path=value      e.g. --set nodePool.cordon=true, --set cluster.kubernetesVersion=1.35.4,
                         --set nodePool.labels.tke.cloud.tencent.com/location=idc-sh-01
                         (past a mapping such as labels the rest of the path is one key);
-                        lists and mappings are written in YAML: --set 'nodePool.taints=[{key: a, effect: NoSchedule}]'
+                        lists and mappings are written in YAML: --set 'nodePool.taints=[{key: a, effect: NoSchedule}]';
+                        secrets (bootstrap token, presigned URL) are refused here: ps shows arguments
   ADD2TKE_<PATH>        the field path upper-cased with _ between fields, e.g.
                         ADD2TKE_NODEPOOL_CORDON=true, ADD2TKE_CLUSTER_BOOTSTRAPTOKEN=...,
                         ADD2TKE_NODEPOOL_LABELS='{tke.cloud.tencent.com/location: idc-sh-01}';

@@ -324,6 +324,9 @@ func setDocument(sets []string) (map[string]any, error) {
 		if err != nil {
 			return nil, &LoadError{Source: source, Err: err}
 		}
+		if why := secretOnCommandLine(strings.Join(path, "."), text); why != "" {
+			return nil, &LoadError{Source: source, Err: errors.New(why)}
+		}
 		v, ok, ps := value(text, s, p)
 		if len(ps) > 0 {
 			return nil, problemsError(source, ps)
@@ -333,6 +336,19 @@ func setDocument(sets []string) (map[string]any, error) {
 		}
 	}
 	return doc, nil
+}
+
+// secretOnCommandLine refuses secrets in --set: any user on the host can
+// read a process's arguments.
+func secretOnCommandLine(path, text string) string {
+	const why = "is a secret and the command line is visible to every user of the host (ps): put it in the --config file or in %s"
+	switch {
+	case path == "cluster.bootstrapToken":
+		return fmt.Sprintf(why, EnvPrefix+"CLUSTER_BOOTSTRAPTOKEN")
+	case path == "artifacts.manifestURL" && strings.Contains(text, "?"):
+		return "a presigned URL " + fmt.Sprintf(why, EnvPrefix+"ARTIFACTS_MANIFESTURL")
+	}
+	return ""
 }
 
 func setPath(p string) ([]string, *schema, error) {

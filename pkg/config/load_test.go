@@ -119,6 +119,8 @@ func TestSetAndEnvErrorsNameTheFieldNotTheValue(t *testing.T) {
 		{Options{Sets: []string{"nodePool.cordon=maybe"}}, "--set nodePool.cordon: nodePool.cordon: must be true or false"},
 		{Options{Sets: []string{"nodePool.taints.key=a"}}, "nodePool.taints is a list: set it whole"},
 		{Options{Sets: []string{"cluster.bootstrapToken.x=abcdef.0123456789abcdef"}}, "cluster.bootstrapToken is a string"},
+		{Options{Sets: []string{"cluster.bootstrapToken=abcdef.0123456789abcdef"}}, "is a secret and the command line is visible to every user"},
+		{Options{Sets: []string{"artifacts.manifestURL=https://cos/m.json?q-signature=0123456789abcdef"}}, "put it in the --config file or in ADD2TKE_ARTIFACTS_MANIFESTURL"},
 		{Options{Environ: []string{"ADD2TKE_NODEPOOL_CORDONN=true"}}, `environment variable ADD2TKE_NODEPOOL_CORDONN: no field "cordonn" under nodePool`},
 		{Options{Environ: []string{"ADD2TKE_NODEPOOL_LABELS_FOO=a"}}, "set ADD2TKE_NODEPOOL_LABELS to the whole value in YAML"},
 		{Options{Environ: []string{"ADD2TKE_NODEPOOL_TAINTS=key: a"}}, "nodePool.taints: must be a list"},

@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -105,5 +107,42 @@ func TestTrailerLayout(t *testing.T) {
 	want = append(want, "ADD2TKE.PAYLOAD1"...)
 	if !bytes.Equal(tr, want) {
 		t.Errorf("trailer %x, want %x", tr, want)
+	}
+}
+
+// BenchmarkReadPayload60MB: start-up cost of finding the configuration in a
+// 60 MB executable (a sparse file here) — two small reads at its end.
+func BenchmarkReadPayload60MB(b *testing.B) {
+	p := filepath.Join(b.TempDir(), "add2tkectl")
+	f, err := os.Create(p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	payload := bytes.Repeat([]byte("x"), 4096)
+	if err := f.Truncate(60 << 20); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := f.WriteAt(Trailer(payload), 60<<20); err != nil {
+		b.Fatal(err)
+	}
+	f.Close()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, found, err := ReadPayload(p); err != nil || !found {
+			b.Fatal(found, err)
+		}
+	}
+}
+
+// BenchmarkLoadGoodConfig: parsing, merging and validating the sample.
+func BenchmarkLoadGoodConfig(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		l, err := Load(Options{File: goodFile})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := l.Config.Validate(); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
