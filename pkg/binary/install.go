@@ -107,6 +107,11 @@ func (p Plan) satisfied(root host.Root, artifacts map[string]string, st Stamp) (
 // differs, records each file in the journal and updates the stamp. It
 // returns the host paths it rewrote.
 func (p Plan) Install(root host.Root, rec phase.Recorder, artifacts map[string]string) (changed []string, err error) {
+	for _, name := range p.artifacts() {
+		if _, ok := artifacts[name]; !ok {
+			return nil, &MissingArtifactError{Component: p.Component, Artifact: name}
+		}
+	}
 	st, err := LoadStamp(root, p.Component)
 	if err != nil {
 		return nil, err

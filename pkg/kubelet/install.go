@@ -1,0 +1,216 @@
+package kubelet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"sort"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/add2tkectl/add2tkectl/pkg/binary"
+	"github.com/add2tkectl/add2tkectl/pkg/config"
+	"github.com/add2tkectl/add2tkectl/pkg/host"
+	"github.com/add2tkectl/add2tkectl/pkg/phase"
+	"github.com/add2tkectl/add2tkectl/pkg/runtime/images"
+	"github.com/add2tkectl/add2tkectl/pkg/systemd"
+)
+
+// Component is the name in stamps, logs and the journal.
+const Component = "kubelet"
+
+// Artifact is the name of the kubelet binary artifact.
+const Artifact = "kubelet"
+
+// Deps is what installing the kubelet needs from its caller.
+type Deps struct {
+	Root     host.Root
+	Systemd  systemd.Manager
+	Log      logrus.FieldLogger
+	Recorder phase.Recorder
+	Config   *config.NodePoolJoin
+	// Artifacts maps an artifact name to its verified local file.
+	Artifacts map[string]string
+	// NodeIP is the source address of the route to the API server.
+	NodeIP string
+	// CgroupDriver is the runtime's driver; "" means systemd.
+	CgroupDriver string
+	// CgroupV1 is true on a cgroup v1 or hybrid host.
+	CgroupV1 bool
+	// Ready waits for the kubelet's health; nil means WaitHealthy on
+	// HealthzURL. It is called only once the kubelet has its own
+	// credentials: before that, TLS bootstrap may wait for the API server,
+	// and the join phase waits for it, saying which step stalls.
+	Ready func(ctx context.Context) error
+}
+
+// Dirs are the directories the kubelet component creates.
+var Dirs = []string{"/etc/kubernetes", "/etc/kubernetes/pki", StaticPodPath, RootDir, CertDir}
+
+// Plan is the kubelet binary.
+func Plan() binary.Plan {
+	return binary.Plan{Component: Component, Items: []binary.Item{{Artifact: Artifact, Dst: BinaryPath, Mode: 0o755}}}
+}
+
+type file struct {
+	data []byte
+	mode fs.FileMode
+}
+
+// Files renders every file the kubelet component writes, by host path, and
+// the warnings to give the operator. Pure but for reading the pause
+// image's name from its artifact.
+func Files(d Deps) (map[string]file, []string, error) {
+	c := d.Config
+	sandbox, err := images.SandboxImage(d.Artifacts)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := Render(Params{
+		KubernetesVersion: c.Cluster.KubernetesVersion,
+		Runtime:           c.NodePool.Runtime.Kind,
+		NodeIP:            d.NodeIP,
+		Labels:            c.NodePool.Labels,
+		Taints:            c.NodePool.Taints,
+		CgroupDriver:      d.CgroupDriver,
+		CgroupV1:          d.CgroupV1,
+		SandboxImage:      sandbox,
+		ExtraArgs:         c.NodePool.Kubelet.ExtraArgs,
+		ExtraConfig:       c.NodePool.Kubelet.ExtraConfig,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	ca, err := DecodeCA(c.Cluster.APIServer.CAData)
+	if err != nil {
+		return nil, nil, err
+	}
+	kc, err := RenderBootstrapKubeconfig(KubeconfigParams{
+		ClusterName: c.Cluster.ID, Server: c.Cluster.APIServer.Endpoint,
+		CAData: c.Cluster.APIServer.CAData, Token: c.Cluster.BootstrapToken,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	unit, err := RenderUnit()
+	if err != nil {
+		return nil, nil, err
+	}
+	v := c.KubernetesVersion()
+	drop, err := RenderDropIn(RuntimeUnit(c.NodePool.Runtime.Kind, v.Minor))
+	if err != nil {
+		return nil, nil, err
+	}
+	return map[string]file{
+		ConfigPath:                               {r.Config, 0o644},
+		FlagsPath:                                {r.FlagsEnv, 0o644},
+		BootstrapKubeconfig:                      {kc, 0o600}, // holds the bootstrap token
+		CAPath:                                   {ca, 0o644},
+		systemd.UnitPath(UnitName):               {unit, 0o644},
+		systemd.DropInPath(UnitName, DropInName): {drop, 0o644},
+	}, r.Warnings, nil
+}
+
+// Service is kubelet.service with every file it reads.
+func Service(root host.Root) systemd.Service {
+	files := []string{root.Path(BinaryPath)}
+	for _, p := range []string{ConfigPath, FlagsPath, BootstrapKubeconfig, CAPath, systemd.UnitPath(UnitName), systemd.DropInPath(UnitName, DropInName)} {
+		files = append(files, root.Path(p))
+	}
+	return systemd.Service{Unit: UnitName, Files: files}
+}
+
+// Install makes the kubelet installed, configured, enabled and running. It
+// restarts it only when a file it reads changed.
+func Install(ctx context.Context, d Deps) (changed bool, err error) {
+	log := d.Log.WithField("component", Component)
+	files, warnings, err := Files(d)
+	if err != nil {
+		return false, err
+	}
+	for _, w := range warnings {
+		log.Warn(w)
+	}
+	for _, dir := range Dirs {
+		if err := binary.EnsureDir(d.Root, d.Recorder, dir, 0o755); err != nil {
+			return false, err
+		}
+	}
+	bins, err := Plan().Install(d.Root, d.Recorder, d.Artifacts)
+	if err != nil {
+		return false, err
+	}
+	filesChanged, unitChanged := len(bins) > 0, false
+	if filesChanged {
+		log.WithField("file", BinaryPath).Info("installed")
+	}
+	paths := make([]string, 0, len(files))
+	for p := range files {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		did, err := d.Root.WriteFile(d.Recorder, p, files[p].data, files[p].mode)
+		if err != nil {
+			return false, err
+		}
+		if did {
+			log.WithField("file", p).Info("rendered")
+			filesChanged = true
+			unitChanged = unitChanged || p == systemd.UnitPath(UnitName) || p == systemd.DropInPath(UnitName, DropInName)
+		}
+	}
+	if err := d.Recorder.Unit(UnitName); err != nil {
+		return false, err
+	}
+	if err := d.Recorder.Set("kubelet.version", d.Config.Cluster.KubernetesVersion); err != nil {
+		return false, err
+	}
+	did, err := Service(d.Root).Ensure(ctx, d.Systemd, unitChanged, filesChanged)
+	if err != nil {
+		return false, err
+	}
+	if len(did) > 0 {
+		log.WithField("systemd", did).Info("service converged")
+	}
+	if _, err := os.Stat(d.Root.Path(KubeconfigPath)); err == nil {
+		ready := d.Ready
+		if ready == nil {
+			ready = func(ctx context.Context) error { return WaitHealthy(ctx, HealthzURL, d.Log) }
+		}
+		if err := ready(ctx); err != nil {
+			return false, err
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return false, err
+	}
+	return filesChanged || len(did) > 0, nil
+}
+
+// Satisfied reports whether Install would change nothing.
+func Satisfied(ctx context.Context, d Deps) (bool, error) {
+	if ok, err := Plan().Satisfied(d.Root, d.Artifacts); err != nil || !ok {
+		return false, err
+	}
+	files, _, err := Files(d)
+	if err != nil {
+		return false, err
+	}
+	for p, f := range files {
+		if ok, err := binary.SameFile(d.Root.Path(p), f.data, f.mode); err != nil || !ok {
+			return false, err
+		}
+	}
+	for _, dir := range Dirs {
+		if st, err := os.Stat(d.Root.Path(dir)); err != nil || !st.IsDir() {
+			return false, nil
+		}
+	}
+	ok, err := Service(d.Root).Satisfied(ctx, d.Systemd)
+	if err != nil {
+		return false, fmt.Errorf("kubelet service: %w", err)
+	}
+	return ok, nil
+}
