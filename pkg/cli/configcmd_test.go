@@ -130,3 +130,10 @@ func TestBundleNeedsConfigAndOut(t *testing.T) {
 		t.Errorf("non-ELF binary: exit %d\n%s", code, errOut)
 	}
 }
+
+func TestConfigViewPrintsAnInvalidConfigurationAndExits2(t *testing.T) {
+	out, errOut, code := runConfigCLI(t, "", "config", "view", "--config", filepath.Join(configTestdata, "bad", "taint-effect.yaml"))
+	if code != ExitUsage || !strings.Contains(out, "effect: NoScheduled") || !strings.Contains(errOut, "nodePool.taints[1].effect") {
+		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+}
