@@ -140,7 +140,7 @@ func (f *Fetcher) Fetch(ctx context.Context, manifestURL string, m *Manifest, os
 	}
 	sel := &Manifest{SchemaVersion: m.SchemaVersion, Artifacts: cloneArtifacts(arts)}
 	if offlineDir == "" {
-		if err := sel.resolve(manifestURL); err != nil {
+		if err := sel.resolve(manifestURL, true); err != nil {
 			return nil, err
 		}
 	}

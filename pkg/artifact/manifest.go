@@ -39,8 +39,9 @@ type Artifact struct {
 
 // VerifyManifest checks the DSSE envelope's signature with the PKIX PEM
 // public key, validates the manifest it carries and resolves relative
-// artifact URLs against manifestURL (which may be empty for an offline
-// manifest). Every failure is an *Error (exit 4).
+// artifact URLs against manifestURL. With an empty manifestURL (an offline
+// manifest) relative URLs stay as they are: Fetch resolves them or, with an
+// offline directory, does not need them. Every failure is an *Error (exit 4).
 func VerifyManifest(envelope []byte, manifestURL string, pubPEM string) (*Manifest, error) {
 	pub, err := ParsePublicKey([]byte(pubPEM))
 	if err != nil {
@@ -54,7 +55,7 @@ func VerifyManifest(envelope []byte, manifestURL string, pubPEM string) (*Manife
 	if err != nil {
 		return nil, err
 	}
-	if err := m.resolve(manifestURL); err != nil {
+	if err := m.resolve(manifestURL, false); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -130,8 +131,9 @@ func isSHA256(s string) bool {
 }
 
 // resolve makes every artifact URL absolute against base and checks that
-// it is http or https.
-func (m *Manifest) resolve(base string) error {
+// it is http or https. Without a base, relative URLs are an error when
+// strict and left alone otherwise.
+func (m *Manifest) resolve(base string, strict bool) error {
 	var b *url.URL
 	if base != "" {
 		var err error
@@ -148,6 +150,9 @@ func (m *Manifest) resolve(base string) error {
 			}
 			if !u.IsAbs() {
 				if b == nil || !b.IsAbs() {
+					if !strict {
+						continue
+					}
 					return manifestErr("%s: relative url %q needs a manifest URL to resolve against", a.Name, raw)
 				}
 				u = b.ResolveReference(u)

@@ -1,0 +1,101 @@
+package artifact_test
+
+import (
+	"archive/tar"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/add2tkectl/add2tkectl/pkg/artifact"
+)
+
+// FuzzVerifyEnvelope: no input panics, and whatever verifies was signed by
+// the test key over exactly the payload it carries.
+func FuzzVerifyEnvelope(f *testing.F) {
+	good := signPayloadF(mustJSON(goodPayload()))
+	f.Add(good)
+	f.Add([]byte(strings.Replace(string(good), `"sig": "`, `"sig": "A`, 1)))
+	f.Add([]byte(`{"payloadType":"application/vnd.add2tke.manifest+json","payload":"e30=","signatures":[]}`))
+	f.Add([]byte(`{"payloadType":"x","payload":"!!","signatures":[{"sig":""}]}`))
+	f.Add([]byte(`null`))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, env []byte) {
+		m, err := artifact.VerifyManifest(env, "https://b.example/np/manifest.json?q-signature=x", string(testPub))
+		if err != nil {
+			return
+		}
+		if err := m.Validate(); err != nil {
+			t.Fatalf("verified manifest does not validate: %v", err)
+		}
+		for _, a := range m.Artifacts {
+			for _, u := range a.URLs {
+				if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+					t.Fatalf("verified manifest has URL %q", u)
+				}
+			}
+		}
+	})
+}
+
+func signPayloadF(payload []byte) []byte {
+	key, err := artifact.ParsePrivateKey(testPriv)
+	if err != nil {
+		panic(err)
+	}
+	env, err := artifact.Sign(payload, key)
+	if err != nil {
+		panic(err)
+	}
+	return env
+}
+
+// FuzzExtractTarGz: no archive writes outside the target directory.
+func FuzzExtractTarGz(f *testing.F) {
+	f.Add(tarGz(entry{name: "bin/x", typ: tar.TypeReg, content: "x", mode: 0o755}))
+	f.Add(tarGz(entry{name: "../x", typ: tar.TypeReg, content: "x"}))
+	f.Add(tarGz(entry{name: "/x", typ: tar.TypeReg, content: "x"}))
+	f.Add(tarGz(entry{name: "l", typ: tar.TypeSymlink, link: "."}, entry{name: "l/x", typ: tar.TypeReg, content: "x"}))
+	f.Add(tarGz(entry{name: "s", typ: tar.TypeSymlink, link: "."}, entry{name: "t", typ: tar.TypeSymlink, link: "s/.."}))
+	f.Add(tarGz(entry{name: "a", typ: tar.TypeReg, content: "1"}, entry{name: "h", typ: tar.TypeLink, link: "a"}))
+	f.Add(tarGz(entry{name: "d/", typ: tar.TypeDir, mode: 0o500}, entry{name: "d/f", typ: tar.TypeReg, content: "x"}))
+	f.Add([]byte("not gzip"))
+	f.Fuzz(func(t *testing.T, archive []byte) {
+		base := t.TempDir()
+		src := filepath.Join(base, "in.tar.gz")
+		if err := os.WriteFile(src, archive, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		outside := filepath.Join(base, "outside")
+		if err := os.Mkdir(outside, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		dst := filepath.Join(outside, "inside", "dst")
+		err := artifact.ExtractTarGz(src, dst)
+		ents, _ := os.ReadDir(base)
+		if len(ents) != 2 {
+			t.Fatalf("archive wrote beside the target's parent: %v", ents)
+		}
+		ents, _ = os.ReadDir(outside)
+		if len(ents) != 1 {
+			t.Fatalf("archive wrote outside the target: %v", ents)
+		}
+		if err != nil {
+			return
+		}
+		// Every link in the result resolves inside it.
+		realDst, _ := filepath.EvalSymlinks(dst)
+		filepath.Walk(dst, func(p string, info os.FileInfo, err error) error {
+			if err == nil && info.Mode()&os.ModeSymlink != 0 {
+				r, err := filepath.EvalSymlinks(p)
+				if err != nil || !strings.HasPrefix(r+"/", realDst+"/") {
+					t.Fatalf("symlink %s resolves to %s", p, r)
+				}
+			}
+			if err == nil && info.IsDir() {
+				os.Chmod(p, 0o700) // let the cleanup remove it
+			}
+			return nil
+		})
+	})
+}

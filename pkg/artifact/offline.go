@@ -1,0 +1,100 @@
+package artifact
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+)
+
+// An offline directory (install --artifacts-dir, artifacts pull --to) holds
+// the signed envelope as manifest.json and each artifact as a file named
+// OfflineName(a), e.g. kubelet-v1.35.4-linux-amd64, image_pause-3.10-linux-amd64.
+// Nothing in it is trusted: the envelope is verified with the configured
+// public key and every file against the manifest's size and sha256.
+
+// LoadOffline reads and verifies the manifest of an offline directory.
+func LoadOffline(dir, pubPEM string) (*Manifest, []byte, error) {
+	env, err := os.ReadFile(filepath.Join(dir, OfflineManifest))
+	if err != nil {
+		return nil, nil, &Error{Op: "offline", Err: fmt.Errorf("%w; an offline directory holds the signed manifest as %s (fill it with `add2tkectl artifacts pull --to DIR`)", err, OfflineManifest)}
+	}
+	m, err := VerifyManifest(env, "", pubPEM)
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, env, nil
+}
+
+// WriteOffline lays out dir for --artifacts-dir: the envelope as
+// manifest.json (0600: it may carry presigned URLs) and a copy of each
+// verified local artifact, each written to a temporary file and renamed.
+// It returns the file names written.
+func WriteOffline(dir string, envelope []byte, locals map[string]Local) ([]string, error) {
+	fail := func(err error) ([]string, error) { return nil, &Error{Op: "offline", Err: err} }
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fail(err)
+	}
+	names := make([]string, 0, len(locals))
+	for _, l := range locals {
+		names = append(names, l.Name)
+	}
+	sort.Strings(names)
+	var written []string
+	for _, n := range names {
+		l := locals[n]
+		name := OfflineName(l.Artifact)
+		if err := copyAtomic(l.Path, filepath.Join(dir, name), 0o644); err != nil {
+			return fail(err)
+		}
+		written = append(written, name)
+	}
+	if err := writeAtomic(filepath.Join(dir, OfflineManifest), envelope, 0o600); err != nil {
+		return fail(err)
+	}
+	return append(written, OfflineManifest), syncDir(dir)
+}
+
+func copyAtomic(src, dst string, mode os.FileMode) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	return writeWith(dst, mode, func(w *os.File) error {
+		_, err := io.Copy(w, in) // copy_file_range where the kernel can
+		return err
+	})
+}
+
+func writeAtomic(dst string, data []byte, mode os.FileMode) error {
+	return writeWith(dst, mode, func(w *os.File) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+func writeWith(dst string, mode os.FileMode, fill func(*os.File) error) error {
+	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := fill(tmp); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), dst)
+}
