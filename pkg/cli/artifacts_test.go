@@ -1,0 +1,236 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/add2tkectl/add2tkectl/pkg/artifact"
+)
+
+func runArtifactsCLI(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	g := &Globals{Stdout: &stdout, Stderr: &stderr}
+	root := NewRootCommand(g)
+	root.SetArgs(args)
+	err := root.Execute()
+	if err != nil {
+		stderr.WriteString("error: " + err.Error() + "\n")
+	}
+	return stdout.String(), stderr.String(), ExitCode(err)
+}
+
+func payloadJSON(arts ...artifact.Artifact) []byte {
+	b, _ := json.Marshal(artifact.Manifest{SchemaVersion: 1, Artifacts: arts})
+	return b
+}
+
+func shaHex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// TestArtifactsKeygenSignInteropWithOpenSSL: the key keygen writes is read by
+// openssl, and openssl verifies the signature sign writes over DSSE's PAE.
+func TestArtifactsKeygenSignInteropWithOpenSSL(t *testing.T) {
+	dir := t.TempDir()
+	prefix := filepath.Join(dir, "release")
+	if _, errOut, code := runArtifactsCLI(t, "artifacts", "keygen", "--out", prefix); code != 0 {
+		t.Fatalf("keygen: exit %d: %s", code, errOut)
+	}
+	if st, err := os.Stat(prefix + ".key"); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("private key: %v, mode %v; want 0600", err, st.Mode())
+	}
+	if _, _, code := runArtifactsCLI(t, "artifacts", "keygen", "--out", prefix); code == 0 {
+		t.Error("keygen overwrote an existing key")
+	}
+	payload := payloadJSON(artifact.Artifact{Name: "kubelet", Version: "v1.35.4", OS: "linux", Arch: "amd64",
+		Kind: "binary", URLs: []string{"kubelet"}, Size: 4, SHA256: shaHex([]byte("abcd"))})
+	pp := filepath.Join(dir, "payload.json")
+	os.WriteFile(pp, payload, 0o644)
+	envOut, errOut, code := runArtifactsCLI(t, "artifacts", "sign", "--key", prefix+".key", pp)
+	if code != 0 {
+		t.Fatalf("sign: exit %d: %s", code, errOut)
+	}
+	var env artifact.Envelope
+	if err := json.Unmarshal([]byte(envOut), &env); err != nil || env.PayloadType != artifact.PayloadType {
+		t.Fatalf("envelope %q: %v", envOut, err)
+	}
+	if got, _ := base64.StdEncoding.DecodeString(env.Payload); !bytes.Equal(got, payload) {
+		t.Error("the payload is not signed byte for byte")
+	}
+	sig, _ := base64.StdEncoding.DecodeString(env.Signatures[0].Sig)
+	pae, sigf := filepath.Join(dir, "pae.bin"), filepath.Join(dir, "sig.bin")
+	os.WriteFile(pae, artifact.PAE(artifact.PayloadType, payload), 0o600)
+	os.WriteFile(sigf, sig, 0o600)
+	out, err := exec.Command("openssl", "pkeyutl", "-verify", "-pubin", "-inkey", prefix+".pub", "-rawin",
+		"-in", pae, "-sigfile", sigf).CombinedOutput()
+	if err != nil {
+		t.Fatalf("openssl does not verify the signature: %v: %s", err, out)
+	}
+	if out, err := exec.Command("openssl", "pkey", "-in", prefix+".key", "-noout").CombinedOutput(); err != nil {
+		t.Fatalf("openssl cannot read the private key: %s", out)
+	}
+
+	// --out writes the same envelope, not world-readable.
+	outFile := filepath.Join(dir, "manifest.json")
+	if _, errOut, code := runArtifactsCLI(t, "artifacts", "sign", "--key", prefix+".key", pp, "--out", outFile); code != 0 {
+		t.Fatalf("sign --out: %s", errOut)
+	}
+	if b, _ := os.ReadFile(outFile); string(b) != envOut {
+		t.Error("--out differs from standard output")
+	}
+	if st, _ := os.Stat(outFile); st.Mode().Perm() != 0o600 {
+		t.Errorf("envelope mode %v, want 0600", st.Mode().Perm())
+	}
+}
+
+func TestArtifactsSignRefusesAnInvalidPayload(t *testing.T) {
+	dir := t.TempDir()
+	runArtifactsCLI(t, "artifacts", "keygen", "--out", filepath.Join(dir, "k"))
+	pp := filepath.Join(dir, "payload.json")
+	os.WriteFile(pp, []byte(`{"schemaVersion":2,"artifacts":[]}`), 0o644)
+	_, errOut, code := runArtifactsCLI(t, "artifacts", "sign", "--key", filepath.Join(dir, "k.key"), pp)
+	if code != ExitArtifact || !strings.Contains(errOut, "schemaVersion 2") {
+		t.Errorf("exit %d, %q; want exit 4 naming the schemaVersion", code, errOut)
+	}
+	if _, _, code := runArtifactsCLI(t, "artifacts", "sign", pp); code != ExitUsage {
+		t.Errorf("sign without --key: exit %d, want 2", code)
+	}
+}
+
+func TestArtifactErrorsExitCodes(t *testing.T) {
+	expired := fmt.Errorf("download phase: %w", &artifact.ExpiredError{URL: "https://b/x?REDACTED"})
+	if c := ExitCode(expired); c != ExitExpired {
+		t.Errorf("expired link: exit %d, want 5", c)
+	}
+	if c := ExitCode(fmt.Errorf("x: %w", &artifact.Error{Op: "checksum", Err: fmt.Errorf("bad")})); c != ExitArtifact {
+		t.Errorf("checksum: exit %d, want 4", c)
+	}
+}
+
+// cosServer starts the real test/cosserver program serving dir.
+func cosServer(t *testing.T, dir string) (base string, presign func(path string, start time.Duration) string) {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "cosserver")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/add2tkectl/add2tkectl/test/cosserver").CombinedOutput(); err != nil {
+		t.Fatalf("build cosserver: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "serve", "--dir", dir, "--secret-id", "AKIDcli", "--secret-key", "sk")
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	base = strings.TrimSpace(strings.TrimPrefix(line, "cosserver listening on "))
+	return base, func(path string, start time.Duration) string {
+		out, err := exec.Command(bin, "presign", "--secret-id", "AKIDcli", "--secret-key", "sk", "--base", base,
+			"--start", start.String(), "--expires", "1h", path).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+}
+
+// TestArtifactsPullFillsAnOfflineDir pulls from a real artifact server with
+// presigned URLs, then installs' offline path accepts the directory with
+// the network gone.
+func TestArtifactsPullFillsAnOfflineDir(t *testing.T) {
+	bucket, keys := t.TempDir(), t.TempDir()
+	kubelet, pause := bytes.Repeat([]byte("kubelet!"), 4096), []byte("pause image tarball")
+	os.WriteFile(filepath.Join(bucket, "kubelet"), kubelet, 0o644)
+	os.WriteFile(filepath.Join(bucket, "pause.tar"), pause, 0o644)
+	_, presign := cosServer(t, bucket)
+	runArtifactsCLI(t, "artifacts", "keygen", "--out", filepath.Join(keys, "k"))
+	payload := payloadJSON(
+		artifact.Artifact{Name: "kubelet", Version: "v1.35.4", OS: "linux", Arch: "arm64", Kind: "binary",
+			URLs: []string{presign("/kubelet", 0)}, Size: int64(len(kubelet)), SHA256: shaHex(kubelet)},
+		artifact.Artifact{Name: "image/pause", Version: "3.10", OS: "linux", Arch: "arm64", Kind: "image",
+			URLs: []string{presign("/pause.tar", 0)}, Size: int64(len(pause)), SHA256: shaHex(pause)},
+		artifact.Artifact{Name: "kubelet", Version: "v1.35.4", OS: "linux", Arch: "amd64", Kind: "binary",
+			URLs: []string{"http://127.0.0.1:1/never"}, Size: 1, SHA256: shaHex([]byte("x"))},
+	)
+	pp := filepath.Join(keys, "payload.json")
+	os.WriteFile(pp, payload, 0o644)
+	if _, errOut, code := runArtifactsCLI(t, "artifacts", "sign", "--key", filepath.Join(keys, "k.key"), pp,
+		"--out", filepath.Join(bucket, "manifest.json")); code != 0 {
+		t.Fatal(errOut)
+	}
+	pub, _ := os.ReadFile(filepath.Join(keys, "k.pub"))
+	cfgFile := func(manifestURL string) string {
+		raw, err := os.ReadFile(goodConfig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc map[string]any
+		if err := yaml.Unmarshal(raw, &doc); err != nil {
+			t.Fatal(err)
+		}
+		doc["artifacts"] = map[string]any{"manifestURL": manifestURL, "publicKey": string(pub)}
+		b, _ := yaml.Marshal(doc)
+		p := filepath.Join(t.TempDir(), "config.yaml")
+		os.WriteFile(p, b, 0o600)
+		return p
+	}
+	root, to := t.TempDir(), filepath.Join(t.TempDir(), "offline")
+	manifestURL := presign("/manifest.json", 0)
+	out, errOut, code := runArtifactsCLI(t, "artifacts", "pull", "--to", to, "--arch", "arm64",
+		"--config", cfgFile(manifestURL), "--root", root, "--no-progress", "-o", "json")
+	if code != 0 {
+		t.Fatalf("pull: exit %d: %s", code, errOut)
+	}
+	var res pullResult
+	if err := json.Unmarshal([]byte(out), &res); err != nil || len(res.Artifacts) != 2 {
+		t.Fatalf("result %q: %v", out, err)
+	}
+	for _, want := range []string{"artifact kubelet v1.35.4 linux/arm64: fetching", "artifact image/pause: ok"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("progress lines lack %q:\n%s", want, errOut)
+		}
+	}
+	if strings.Contains(errOut, "q-signature") {
+		t.Errorf("stderr leaks a presigned query:\n%s", errOut)
+	}
+	if b, _ := os.ReadFile(filepath.Join(to, "image_pause-3.10-linux-arm64")); !bytes.Equal(b, pause) {
+		t.Error("image_pause-3.10-linux-arm64 missing or wrong")
+	}
+	if _, err := os.Stat(filepath.Join(root, artifact.CacheDir, shaHex(kubelet))); err != nil {
+		t.Errorf("the cache under --root lacks kubelet: %v", err)
+	}
+
+	// The directory is what --artifacts-dir reads, with no network.
+	m, _, err := artifact.LoadOffline(to, string(pub))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &artifact.Fetcher{CacheDir: t.TempDir()}
+	locals, err := f.Fetch(t.Context(), "", m, "linux", "arm64", to)
+	if err != nil || len(locals) != 2 {
+		t.Fatalf("offline fetch: %v (%d artifacts)", err, len(locals))
+	}
+
+	// An expired manifest link: exit 5 and the message.
+	_, errOut, code = runArtifactsCLI(t, "artifacts", "pull", "--to", t.TempDir(),
+		"--config", cfgFile(presign("/manifest.json", -2*time.Hour)), "--root", root)
+	if code != ExitExpired || !strings.Contains(errOut, "the download link has expired; regenerate the script in the console") {
+		t.Errorf("expired link: exit %d, %q", code, errOut)
+	}
+}
