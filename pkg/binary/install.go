@@ -78,7 +78,23 @@ func (p Plan) Satisfied(root host.Root, artifacts map[string]string) (bool, erro
 	return p.satisfied(root, artifacts, st)
 }
 
+// signature identifies the plan's items, so a plan that gained or changed
+// an item is not taken as satisfied by an older stamp.
+func (p Plan) signature() string {
+	var parts []string
+	for _, it := range p.Items {
+		parts = append(parts, fmt.Sprintf("%s|%s|%s|%o", it.Artifact, it.From, it.Dst, it.Mode.Perm()))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ";")
+}
+
+const planFact = "plan"
+
 func (p Plan) satisfied(root host.Root, artifacts map[string]string, st Stamp) (bool, error) {
+	if st.Facts[planFact] != p.signature() {
+		return false, nil
+	}
 	for _, name := range p.artifacts() {
 		src, ok := artifacts[name]
 		if !ok {
@@ -120,6 +136,7 @@ func (p Plan) Install(root host.Root, rec phase.Recorder, artifacts map[string]s
 		return nil, err
 	}
 	next := Stamp{Sources: map[string]Sum{}, Files: map[string]Sum{}, Facts: st.Facts}
+	next.Facts[planFact] = p.signature()
 	for _, name := range p.artifacts() {
 		src := artifacts[name]
 		sum, err := SumFile(src)

@@ -24,7 +24,7 @@ const Namespace = "k8s.io"
 // Default runtime sockets (host paths).
 const (
 	ContainerdSocket = "/run/containerd/containerd.sock"
-	DockerSocket     = "/var/run/docker.sock"
+	DockerSocket     = "/run/docker.sock"
 )
 
 // Store is a runtime's image store: what Install needs of containerd or

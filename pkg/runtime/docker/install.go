@@ -1,0 +1,303 @@
+package docker
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/add2tkectl/add2tkectl/pkg/binary"
+	"github.com/add2tkectl/add2tkectl/pkg/config"
+	"github.com/add2tkectl/add2tkectl/pkg/host"
+	"github.com/add2tkectl/add2tkectl/pkg/phase"
+	"github.com/add2tkectl/add2tkectl/pkg/runtime/containerd"
+	"github.com/add2tkectl/add2tkectl/pkg/runtime/images"
+	"github.com/add2tkectl/add2tkectl/pkg/systemd"
+)
+
+// Component is the name in stamps, logs and the journal.
+const Component = "docker"
+
+// Artifact names docker's component installs from.
+const (
+	ArtifactDocker     = "docker"
+	ArtifactCRIDockerd = "cri-dockerd"
+)
+
+// Deps is what installing docker needs from its caller.
+type Deps struct {
+	Root      host.Root
+	Systemd   systemd.Manager
+	Log       logrus.FieldLogger
+	Recorder  phase.Recorder
+	Config    *config.NodePoolJoin
+	Artifacts map[string]string
+	// CapSysResource: nil means containerd.HasCapSysResource.
+	CapSysResource func() (bool, error)
+	// Ready waits for dockerd; nil means WaitReady on the socket under Root.
+	Ready func(ctx context.Context) error
+}
+
+// Plan is the files installed from artifacts.
+func Plan(c *config.NodePoolJoin, artifacts map[string]string) binary.Plan {
+	p := binary.Plan{Component: Component}
+	for _, b := range DockerBinaries {
+		p.Items = append(p.Items, binary.Item{Artifact: ArtifactDocker, From: b, Dst: BinDir + "/" + b, Mode: 0o755})
+	}
+	p.Items = append(p.Items, binary.Item{Artifact: containerd.ArtifactCNIPlugins, From: "*", Dst: CNIBinDir, Mode: 0o755})
+	if c.NeedsCRIDockerd() {
+		p.Items = append(p.Items, binary.Item{Artifact: ArtifactCRIDockerd, Dst: BinDir + "/cri-dockerd", Mode: 0o755})
+	}
+	if _, ok := artifacts[containerd.ArtifactCrictl]; ok {
+		p.Items = append(p.Items, containerd.CrictlItem)
+	}
+	return p
+}
+
+// Dirs are the directories docker's component creates.
+func Dirs(c *config.NodePoolJoin) []string {
+	return []string{c.NodePool.Runtime.DataDir, "/etc/docker", CNIConfDir, CNIBinDir}
+}
+
+// Units are the units installed, sockets first (the order to start them).
+func Units(c *config.NodePoolJoin) []string {
+	u := []string{DockerSocket, DockerService}
+	if c.NeedsCRIDockerd() {
+		u = append(u, CRIDockerdSocketU, CRIDockerdService)
+	}
+	return u
+}
+
+func render(d Deps) (map[string][]byte, bool, error) {
+	capf := d.CapSysResource
+	if capf == nil {
+		capf = containerd.HasCapSysResource
+	}
+	sysRes, err := capf()
+	if err != nil {
+		return nil, false, err
+	}
+	sandbox, err := images.SandboxImage(d.Artifacts)
+	if err != nil {
+		return nil, false, err
+	}
+	up := UnitParams{RaiseLimits: sysRes, SandboxImage: sandbox}
+	files := map[string][]byte{}
+	add := func(p string, b []byte, err error) error {
+		files[p] = b
+		return err
+	}
+	dj, err := RenderDaemonJSON(DaemonParams{DataRoot: d.Config.NodePool.Runtime.DataDir})
+	if err := add(DaemonJSONPath, dj, err); err != nil {
+		return nil, false, err
+	}
+	b, err := RenderDockerService(up)
+	if err := add(systemd.UnitPath(DockerService), b, err); err != nil {
+		return nil, false, err
+	}
+	b, err = RenderDockerSocket()
+	if err := add(systemd.UnitPath(DockerSocket), b, err); err != nil {
+		return nil, false, err
+	}
+	if d.Config.NeedsCRIDockerd() {
+		b, err = RenderCRIDockerdService(up)
+		if err := add(systemd.UnitPath(CRIDockerdService), b, err); err != nil {
+			return nil, false, err
+		}
+		b, err = RenderCRIDockerdSocket()
+		if err := add(systemd.UnitPath(CRIDockerdSocketU), b, err); err != nil {
+			return nil, false, err
+		}
+	}
+	return files, sysRes, nil
+}
+
+// services are the units with the files each reads.
+func services(root host.Root, c *config.NodePoolJoin) []systemd.Service {
+	var out []systemd.Service
+	for _, u := range Units(c) {
+		files := []string{root.Path(systemd.UnitPath(u))}
+		switch u {
+		case DockerService:
+			files = append(files, root.Path(DaemonJSONPath))
+			for _, b := range DockerBinaries {
+				files = append(files, root.Path(BinDir+"/"+b))
+			}
+		case CRIDockerdService:
+			files = append(files, root.Path(BinDir+"/cri-dockerd"))
+		}
+		out = append(out, systemd.Service{Unit: u, Files: files})
+	}
+	return out
+}
+
+// Install makes docker (and cri-dockerd when Kubernetes needs it)
+// installed, configured, enabled and answering; restarts only what reads a
+// changed file.
+func Install(ctx context.Context, d Deps) (changed bool, err error) {
+	log := d.Log.WithField("component", Component)
+	if d.Config.NodePool.Runtime.Kind != config.RuntimeDocker {
+		return false, fmt.Errorf("docker install called for runtime %q", d.Config.NodePool.Runtime.Kind)
+	}
+	files, sysRes, err := render(d)
+	if err != nil {
+		return false, err
+	}
+	if !sysRes {
+		log.Warn("no CAP_SYS_RESOURCE: the docker units keep the default limits and OOM score; give the host that capability for production nodes")
+	}
+	for _, dir := range Dirs(d.Config) {
+		if err := binary.EnsureDir(d.Root, d.Recorder, dir, 0o755); err != nil {
+			return false, err
+		}
+	}
+	bins, err := Plan(d.Config, d.Artifacts).Install(d.Root, d.Recorder, d.Artifacts)
+	if err != nil {
+		return false, err
+	}
+	changedPaths := map[string]bool{}
+	for _, b := range bins {
+		log.WithField("file", b).Info("installed")
+		changedPaths[d.Root.Path(b)] = true
+	}
+	paths := make([]string, 0, len(files))
+	for p := range files {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		did, err := d.Root.WriteFile(d.Recorder, p, files[p], 0o644)
+		if err != nil {
+			return false, err
+		}
+		if did {
+			log.WithField("file", p).Info("rendered")
+			changedPaths[d.Root.Path(p)] = true
+		}
+	}
+	for _, u := range Units(d.Config) {
+		if err := d.Recorder.Unit(u); err != nil {
+			return false, err
+		}
+	}
+	if err := d.Recorder.Set("docker.version", d.Config.NodePool.Runtime.Version); err != nil {
+		return false, err
+	}
+	var did []string
+	svcs := services(d.Root, d.Config)
+	// One daemon-reload for all changed unit files.
+	for _, s := range svcs {
+		if changedPaths[s.Files[0]] {
+			if err := d.Systemd.DaemonReload(ctx); err != nil {
+				return false, err
+			}
+			did = append(did, "daemon-reload")
+			break
+		}
+	}
+	for _, s := range svcs {
+		filesChanged := false
+		for _, f := range s.Files {
+			filesChanged = filesChanged || changedPaths[f]
+		}
+		got, err := s.Ensure(ctx, d.Systemd, false, filesChanged)
+		if err != nil {
+			return false, err
+		}
+		for _, g := range got {
+			did = append(did, g+" "+s.Unit)
+		}
+	}
+	if len(did) > 0 {
+		log.WithField("systemd", did).Info("services converged")
+	}
+	ready := d.Ready
+	if ready == nil {
+		ready = func(ctx context.Context) error { return WaitReady(ctx, d.Root.Path(Socket), d.Log) }
+	}
+	if err := ready(ctx); err != nil {
+		return false, err
+	}
+	return len(changedPaths) > 0 || len(did) > 0, nil
+}
+
+// Satisfied reports whether Install would change nothing.
+func Satisfied(ctx context.Context, d Deps) (bool, error) {
+	if ok, err := Plan(d.Config, d.Artifacts).Satisfied(d.Root, d.Artifacts); err != nil || !ok {
+		return false, err
+	}
+	files, _, err := render(d)
+	if err != nil {
+		return false, err
+	}
+	for p, want := range files {
+		if ok, err := binary.SameFile(d.Root.Path(p), want, 0o644); err != nil || !ok {
+			return false, err
+		}
+	}
+	for _, dir := range Dirs(d.Config) {
+		if st, err := os.Stat(d.Root.Path(dir)); err != nil || !st.IsDir() {
+			return false, nil
+		}
+	}
+	for _, s := range services(d.Root, d.Config) {
+		if ok, err := s.Satisfied(ctx, d.Systemd); err != nil || !ok {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// Ping asks dockerd's /_ping on socket once.
+func Ping(ctx context.Context, socket string) error {
+	c := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", socket)
+	}}}
+	defer c.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://docker/_ping", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	if resp.StatusCode != http.StatusOK || strings.TrimSpace(string(b)) != "OK" {
+		return fmt.Errorf("docker /_ping: %s %q", resp.Status, strings.TrimSpace(string(b)))
+	}
+	return nil
+}
+
+// WaitReady polls /_ping with backoff until dockerd answers or ctx ends.
+func WaitReady(ctx context.Context, socket string, log logrus.FieldLogger) error {
+	delay := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := Ping(actx, socket)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if attempt == 1 {
+			log.WithFields(logrus.Fields{"component": Component, "socket": socket}).Info("waiting for dockerd to answer")
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("dockerd did not answer on %s (last error: %v): see `journalctl -u %s`: %w", socket, err, DockerService, ctx.Err())
+		case <-time.After(delay):
+		}
+		if delay *= 2; delay > 2*time.Second {
+			delay = 2 * time.Second
+		}
+	}
+}

@@ -1,0 +1,160 @@
+// Package docker installs, starts and describes dockerd (with the
+// containerd and runc of the docker tarball) and, for Kubernetes >= 1.24,
+// cri-dockerd, which stands in for the dockershim the kubelet lost.
+package docker
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/add2tkectl/add2tkectl/pkg/systemd"
+)
+
+// Paths and units on the host that docker's component owns.
+const (
+	DaemonJSONPath    = "/etc/docker/daemon.json"
+	BinDir            = "/usr/local/bin"
+	Socket            = "/run/docker.sock"
+	CRIDockerdSocket  = "/run/cri-dockerd.sock"
+	DockerService     = "docker.service"
+	DockerSocket      = "docker.socket"
+	CRIDockerdService = "cri-docker.service"
+	CRIDockerdSocketU = "cri-docker.socket"
+	CNIBinDir         = "/opt/cni/bin"
+	CNIConfDir        = "/etc/cni/net.d"
+)
+
+// DockerBinaries are the executables taken from the docker tarball (its
+// members sit under docker/ in the official static archive).
+var DockerBinaries = []string{"dockerd", "docker", "containerd", "containerd-shim-runc-v2", "ctr", "runc", "docker-init", "docker-proxy"}
+
+// DaemonParams is what daemon.json depends on.
+type DaemonParams struct {
+	// DataRoot is nodePool.runtime.dataDir.
+	DataRoot string
+	// LogMaxSize and LogMaxFile bound each container's json-file log.
+	LogMaxSize string
+	LogMaxFile int
+}
+
+// RenderDaemonJSON renders /etc/docker/daemon.json. The systemd cgroup
+// driver matches the kubelet's.
+func RenderDaemonJSON(p DaemonParams) ([]byte, error) {
+	if !strings.HasPrefix(p.DataRoot, "/") {
+		return nil, fmt.Errorf("docker data directory %q must be an absolute path (nodePool.runtime.dataDir)", p.DataRoot)
+	}
+	if p.LogMaxSize == "" {
+		p.LogMaxSize = "100m"
+	}
+	if p.LogMaxFile == 0 {
+		p.LogMaxFile = 5
+	}
+	doc := map[string]any{
+		"data-root":  p.DataRoot,
+		"exec-opts":  []string{"native.cgroupdriver=systemd"},
+		"log-driver": "json-file",
+		"log-opts":   map[string]string{"max-size": p.LogMaxSize, "max-file": fmt.Sprint(p.LogMaxFile)},
+	}
+	b, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+var header = []string{"Installed by add2tkectl; a re-run of install overwrites changes."}
+
+// UnitParams is what the docker and cri-dockerd units depend on.
+type UnitParams struct {
+	// RaiseLimits sets Limit* and OOMScoreAdjust, which systemd cannot
+	// apply without CAP_SYS_RESOURCE (the unit would fail to start).
+	RaiseLimits bool
+	// SandboxImage is the pause image cri-dockerd builds pods on.
+	SandboxImage string
+}
+
+func limits(p UnitParams, oom string) []systemd.Directive {
+	d := []systemd.Directive{systemd.D("TasksMax", "infinity"), systemd.D("Delegate", "yes"), systemd.D("KillMode", "process")}
+	if p.RaiseLimits {
+		d = append(d, systemd.D("LimitNOFILE", "1048576"), systemd.D("LimitNPROC", "infinity"),
+			systemd.D("LimitCORE", "infinity"), systemd.D("OOMScoreAdjust", oom))
+	}
+	return d
+}
+
+// RenderDockerService renders docker.service; dockerd takes its API socket
+// from docker.socket and runs the containerd of the docker tarball itself.
+func RenderDockerService(p UnitParams) ([]byte, error) {
+	return systemd.Unit{Comment: header, Sections: []systemd.Section{
+		{Name: "Unit", Directives: []systemd.Directive{
+			systemd.D("Description", "Docker Application Container Engine"),
+			systemd.D("Documentation", "https://docs.docker.com"),
+			systemd.D("After", "network-online.target "+DockerSocket),
+			systemd.D("Wants", "network-online.target"),
+			systemd.D("Requires", DockerSocket),
+			systemd.D("StartLimitBurst", "3"),
+			systemd.D("StartLimitIntervalSec", "60"),
+		}},
+		{Name: "Service", Directives: append([]systemd.Directive{
+			systemd.D("Type", "notify"),
+			systemd.D("ExecStart", BinDir+"/dockerd -H fd:// --config-file "+DaemonJSONPath),
+			systemd.D("ExecReload", "/bin/kill -s HUP $MAINPID"),
+			systemd.D("TimeoutStartSec", "0"),
+			systemd.D("Restart", "always"),
+			systemd.D("RestartSec", "2"),
+		}, limits(p, "-500")...)},
+		{Name: "Install", Directives: []systemd.Directive{systemd.D("WantedBy", "multi-user.target")}},
+	}}.Render()
+}
+
+// RenderDockerSocket renders docker.socket (root only: no docker group).
+func RenderDockerSocket() ([]byte, error) {
+	return socketUnit("Docker Socket for the API", DockerService, Socket)
+}
+
+// RenderCRIDockerdSocket renders cri-docker.socket.
+func RenderCRIDockerdSocket() ([]byte, error) {
+	return socketUnit("CRI Docker Socket for the API", CRIDockerdService, CRIDockerdSocket)
+}
+
+func socketUnit(desc, service, listen string) ([]byte, error) {
+	return systemd.Unit{Comment: header, Sections: []systemd.Section{
+		{Name: "Unit", Directives: []systemd.Directive{systemd.D("Description", desc), systemd.D("PartOf", service)}},
+		{Name: "Socket", Directives: []systemd.Directive{
+			systemd.D("ListenStream", listen),
+			systemd.D("SocketMode", "0660"),
+			systemd.D("SocketUser", "root"),
+			systemd.D("SocketGroup", "root"),
+		}},
+		{Name: "Install", Directives: []systemd.Directive{systemd.D("WantedBy", "sockets.target")}},
+	}}.Render()
+}
+
+// RenderCRIDockerdService renders cri-docker.service.
+func RenderCRIDockerdService(p UnitParams) ([]byte, error) {
+	if p.SandboxImage == "" || strings.ContainsAny(p.SandboxImage, " \t\"'\\$") {
+		return nil, fmt.Errorf("cri-dockerd: sandbox image %q is not a plain image reference", p.SandboxImage)
+	}
+	return systemd.Unit{Comment: header, Sections: []systemd.Section{
+		{Name: "Unit", Directives: []systemd.Directive{
+			systemd.D("Description", "CRI Interface for Docker Application Container Engine"),
+			systemd.D("Documentation", "https://mirantis.github.io/cri-dockerd/"),
+			systemd.D("After", "network-online.target "+DockerService),
+			systemd.D("Wants", "network-online.target"),
+			systemd.D("Requires", CRIDockerdSocketU+" "+DockerService),
+			systemd.D("StartLimitBurst", "3"),
+			systemd.D("StartLimitIntervalSec", "60"),
+		}},
+		{Name: "Service", Directives: append([]systemd.Directive{
+			systemd.D("Type", "notify"),
+			systemd.D("ExecStart", BinDir+"/cri-dockerd --container-runtime-endpoint fd:// --network-plugin=cni"+
+				" --cni-bin-dir="+CNIBinDir+" --cni-conf-dir="+CNIConfDir+" --pod-infra-container-image="+p.SandboxImage),
+			systemd.D("ExecReload", "/bin/kill -s HUP $MAINPID"),
+			systemd.D("TimeoutSec", "0"),
+			systemd.D("Restart", "always"),
+			systemd.D("RestartSec", "2"),
+		}, limits(p, "-500")...)},
+		{Name: "Install", Directives: []systemd.Directive{systemd.D("WantedBy", "multi-user.target")}},
+	}}.Render()
+}
