@@ -1,0 +1,352 @@
+package join
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/add2tkectl/add2tkectl/pkg/phase"
+)
+
+var forbiddenRemedy = map[Step]string{
+	StepCordon: "the node's credentials must allow patching its own Node (NodeRestriction and the system:node role do): check the cluster's RBAC, or cordon it as a cluster administrator",
+	StepLabels: "a node may not set labels under kubernetes.io or k8s.io outside the kubelet's allow-list: remove them from nodePool.labels or set them as a cluster administrator",
+}
+
+// DefaultTimeout is how long Run waits when Deps.Timeout is zero; it is the
+// default of install --timeout.
+const DefaultTimeout = 10 * time.Minute
+
+// requestTimeout bounds one API request while waiting, so a dead link is
+// noticed and retried rather than hanging until the deadline.
+const requestTimeout = 10 * time.Second
+
+// Result is what a join did and found, for install's report.
+type Result struct {
+	Node               string     `json:"node"`
+	UID                string     `json:"uid"`
+	FirstJoin          bool       `json:"firstJoin"`
+	Cordoned           bool       `json:"cordoned"` // this run set spec.unschedulable
+	LabelsSet          []string   `json:"labelsSet,omitempty"`
+	LabelsRemoved      []string   `json:"labelsRemoved,omitempty"`
+	TaintDrift         TaintDrift `json:"taintDrift"`
+	CredentialsRenewed bool       `json:"credentialsRenewed,omitempty"`
+	Changed            bool       `json:"changed"`
+}
+
+// Run waits for the kubelet's TLS bootstrap and its Node, applies the
+// initial cordon (first join only) and the pool's labels as soon as the Node
+// exists, reports taint drift, and waits for Ready. A wait that outlasts
+// Deps.Timeout ends in a *TimeoutError naming the step that stalled.
+func Run(ctx context.Context, d Deps, rec phase.Recorder) (Result, error) {
+	if err := d.check(); err != nil {
+		return Result{}, err
+	}
+	timeout := d.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	j := &joiner{d: d, log: d.log().WithField("node", d.NodeName), timeout: timeout, res: Result{Node: d.NodeName}}
+
+	client, node, err := j.waitRegistered(ctx)
+	if err != nil {
+		return j.res, err
+	}
+	if err := j.firstJoin(rec, node); err != nil {
+		return j.res, err
+	}
+	if err := j.cordon(ctx, rec, client, node); err != nil {
+		return j.res, err
+	}
+	if err := j.labels(ctx, rec, client, node); err != nil {
+		return j.res, err
+	}
+	j.taints(node)
+	if err := j.waitReady(ctx, client); err != nil {
+		return j.res, err
+	}
+	r := j.res
+	r.Changed = r.Cordoned || len(r.LabelsSet) > 0 || len(r.LabelsRemoved) > 0 || r.CredentialsRenewed
+	return r, nil
+}
+
+type joiner struct {
+	d       Deps
+	log     logrus.FieldLogger
+	timeout time.Duration
+	res     Result
+	// last is what the current step saw last, the reason if it times out.
+	last string
+}
+
+func (j *joiner) observe(s string) {
+	if s != j.last {
+		j.log.Debug(s)
+	}
+	j.last = s
+}
+
+// stalled turns the end of the wait into the error the operator reads.
+func (j *joiner) stalled(ctx context.Context, step Step, err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return &TimeoutError{Node: j.d.NodeName, Step: step, Reason: j.last, Timeout: j.timeout}
+	}
+	return fmt.Errorf("join of node %s stopped at %s: %w", j.d.NodeName, step, err)
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// waitBootstrap waits for the kubelet to finish its TLS bootstrap: it writes
+// its client certificate, then kubelet.conf pointing at it.
+func (j *joiner) waitBootstrap(ctx context.Context) error {
+	j.log.Infof("waiting for the kubelet's TLS bootstrap (%s)", KubeletKubeconfig)
+	j.last = "no client certificate yet: the CSR is not approved/signed"
+	err := poll(ctx, j.d.Backoff, func(context.Context) (bool, error) {
+		return exists(j.d.Root.Path(KubeletKubeconfig)) && exists(j.d.Root.Path(ClientCert)), nil
+	})
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			j.last = j.diagnoseBootstrap()
+		}
+		return j.stalled(ctx, StepBootstrap, err)
+	}
+	return nil
+}
+
+// waitRegistered waits for the Node object, renewing stale credentials once
+// when the install gave a way to restart the kubelet.
+func (j *joiner) waitRegistered(ctx context.Context) (kubernetes.Interface, *corev1.Node, error) {
+	for attempt := 0; ; attempt++ {
+		if err := j.waitBootstrap(ctx); err != nil {
+			return nil, nil, err
+		}
+		client, err := j.d.client(KubeletKubeconfig, requestTimeout)
+		stale := ""
+		var node *corev1.Node
+		if err != nil {
+			stale = err.Error()
+		} else {
+			j.log.Infof("waiting for Node %s to be registered", j.d.NodeName)
+			j.last = "node not registered"
+			err = poll(ctx, j.d.Backoff, func(ctx context.Context) (bool, error) {
+				n, err := client.CoreV1().Nodes().Get(ctx, j.d.NodeName, metav1.GetOptions{})
+				switch {
+				case err == nil:
+					node = n
+					return true, nil
+				case apierrors.IsNotFound(err):
+					j.observe("node not registered: the API server has no Node " + j.d.NodeName + " yet")
+				case apierrors.IsUnauthorized(err):
+					stale = "the API server rejects the client certificate in " + KubeletKubeconfig + " (401)"
+					return true, nil
+				case apierrors.IsForbidden(err):
+					j.observe(fmt.Sprintf("node not registered: the API server refuses to show Node %s to this node's certificate (is the kubelet's node name %s?): %v", j.d.NodeName, j.d.NodeName, err))
+				default:
+					j.observe(fmt.Sprintf("node not registered: the API server does not answer: %v", err))
+				}
+				return false, nil
+			})
+			if err != nil {
+				return nil, nil, j.stalled(ctx, StepRegister, err)
+			}
+		}
+		if stale == "" {
+			return client, node, nil
+		}
+		if j.d.RestartKubelet == nil || attempt > 0 {
+			return nil, nil, &StaleCredentialsError{Node: j.d.NodeName, Reason: stale}
+		}
+		j.log.WithField("reason", stale).Warn("kubelet credentials are stale; removing them so the kubelet bootstraps again")
+		if err := RemoveStaleCredentials(j.d.Root); err != nil {
+			return nil, nil, err
+		}
+		if err := j.d.RestartKubelet(ctx); err != nil {
+			return nil, nil, fmt.Errorf("restart the kubelet after removing its stale credentials: %w", err)
+		}
+		j.res.CredentialsRenewed = true
+	}
+}
+
+// firstJoin records the Node's identity; a Node seen for the first time (new
+// host, or the Node was deleted and registered again) gets the first-join
+// treatment: initial cordon, and its registered taints remembered.
+func (j *joiner) firstJoin(rec phase.Recorder, node *corev1.Node) error {
+	uid := string(node.UID)
+	j.res.UID = uid
+	if j.d.fact(KeyNodeUID) == uid {
+		return nil
+	}
+	j.res.FirstJoin = true
+	keys := make([]string, 0, len(j.d.Config.NodePool.Taints))
+	for _, t := range j.d.Config.NodePool.Taints {
+		keys = append(keys, t.Key)
+	}
+	if err := setList(rec, KeyTaints, keys); err != nil {
+		return err
+	}
+	if err := rec.Set(KeyNodeUID, uid); err != nil {
+		return fmt.Errorf("record %s in the journal: %w", KeyNodeUID, err)
+	}
+	return nil
+}
+
+// cordon marks a Node unschedulable once, at its first join, so a user
+// script (or an operator) that uncordons it is not overridden by a re-run.
+func (j *joiner) cordon(ctx context.Context, rec phase.Recorder, c kubernetes.Interface, node *corev1.Node) error {
+	uid := string(node.UID)
+	if !j.d.Config.NodePool.Cordon || j.d.fact(KeyCordoned) == uid {
+		return nil
+	}
+	if !node.Spec.Unschedulable {
+		j.log.Infof("cordoning Node %s (nodePool.cordon: true, first join)", node.Name)
+		if err := j.patch(ctx, StepCordon, c, []byte(`{"spec":{"unschedulable":true}}`)); err != nil {
+			return err
+		}
+		j.res.Cordoned = true
+	}
+	if err := rec.Set(KeyCordoned, uid); err != nil {
+		return fmt.Errorf("record %s in the journal: %w", KeyCordoned, err)
+	}
+	return nil
+}
+
+// labels reconciles the labels the pool owns. The journal first learns the
+// union of old and new keys, so a crash mid-way never forgets a key the pool
+// may have applied.
+func (j *joiner) labels(ctx context.Context, rec phase.Recorder, c kubernetes.Interface, node *corev1.Node) error {
+	desired := j.d.Config.NodePool.Labels
+	owned := j.d.factList(KeyLabels)
+	plan := PlanLabels(node.Labels, desired, owned)
+	if !plan.Empty() {
+		if err := setListIfChanged(rec, KeyLabels, owned, unionKeys(owned, desired)); err != nil {
+			return err
+		}
+		patch, err := plan.MergePatch()
+		if err != nil {
+			return err
+		}
+		j.log.Infof("reconciling labels of Node %s: set %v, remove %v", node.Name, sortedKeys(plan.Set), plan.Remove)
+		if err := j.patch(ctx, StepLabels, c, patch); err != nil {
+			return err
+		}
+		j.res.LabelsSet, j.res.LabelsRemoved = sortedKeys(plan.Set), plan.Remove
+		owned = unionKeys(owned, desired)
+	}
+	return setListIfChanged(rec, KeyLabels, owned, sortedKeys(desired))
+}
+
+func setListIfChanged(rec phase.Recorder, key string, old, v []string) error {
+	if equalStrings(old, v) {
+		return nil
+	}
+	return setList(rec, key, v)
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// taints reports drift; the node may not change its own taints.
+func (j *joiner) taints(node *corev1.Node) {
+	drift := DiffTaints(node.Spec.Taints, j.d.Config.NodePool.Taints, j.d.factList(KeyTaints))
+	j.res.TaintDrift = drift
+	if drift.Empty() {
+		return
+	}
+	j.log.WithField("missing", taintStrings(drift.Missing)).
+		WithField("unexpected", taintStrings(drift.Unexpected)).
+		Warn("the Node's taints differ from nodePool.taints; a node may set its taints only when it registers: change them with kubectl as a cluster administrator, or delete the Node and run install again")
+}
+
+// patch applies a merge patch to the Node with the node's own credentials,
+// retrying while the API server is unreachable.
+func (j *joiner) patch(ctx context.Context, step Step, c kubernetes.Interface, patch []byte) error {
+	var fatal error
+	j.last = "the API server did not accept the change yet"
+	err := poll(ctx, j.d.Backoff, func(ctx context.Context) (bool, error) {
+		_, err := c.CoreV1().Nodes().Patch(ctx, j.d.NodeName, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: "add2tkectl"})
+		switch {
+		case err == nil:
+			return true, nil
+		case apierrors.IsForbidden(err):
+			fatal = fmt.Errorf("the API server refused to %s Node %s with the node's credentials: %w; %s", step, j.d.NodeName, err, forbiddenRemedy[step])
+			return true, nil
+		case apierrors.IsInvalid(err):
+			fatal = fmt.Errorf("the API server refused to %s Node %s: %w; correct nodePool in the configuration", step, j.d.NodeName, err)
+			return true, nil
+		}
+		j.observe(fmt.Sprintf("cannot %s Node %s: %v", step, j.d.NodeName, err))
+		return false, nil
+	})
+	if err != nil {
+		return j.stalled(ctx, step, err)
+	}
+	return fatal
+}
+
+// waitReady waits for the Node's Ready condition.
+func (j *joiner) waitReady(ctx context.Context, c kubernetes.Interface) error {
+	j.log.Infof("waiting for Node %s to be Ready", j.d.NodeName)
+	j.last = "NotReady: the kubelet has not reported a Ready condition yet"
+	err := poll(ctx, j.d.Backoff, func(ctx context.Context) (bool, error) {
+		n, err := c.CoreV1().Nodes().Get(ctx, j.d.NodeName, metav1.GetOptions{})
+		if err != nil {
+			j.observe(fmt.Sprintf("NotReady: cannot read Node %s: %v", j.d.NodeName, err))
+			return false, nil
+		}
+		ready, reason := readyCondition(n)
+		if ready {
+			return true, nil
+		}
+		j.observe("NotReady: " + reason)
+		return false, nil
+	})
+	if err != nil {
+		return j.stalled(ctx, StepReady, err)
+	}
+	return nil
+}
+
+// readyCondition returns whether the Node is Ready and, if not, why.
+func readyCondition(n *corev1.Node) (bool, string) {
+	for _, c := range n.Status.Conditions {
+		if c.Type != corev1.NodeReady {
+			continue
+		}
+		if c.Status == corev1.ConditionTrue {
+			return true, ""
+		}
+		switch {
+		case c.Reason != "" && c.Message != "":
+			return false, c.Reason + ": " + c.Message
+		case c.Message != "":
+			return false, c.Message
+		case c.Reason != "":
+			return false, c.Reason
+		}
+		return false, "Ready is " + string(c.Status)
+	}
+	return false, "the kubelet has not reported a Ready condition yet"
+}

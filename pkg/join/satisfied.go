@@ -1,0 +1,58 @@
+package join
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Satisfied reports whether the host has joined as Run would leave it: the
+// Node exists and is Ready, carries the pool's labels (and none it dropped),
+// the journal knows this Node, and its first-join cordon is on record when
+// the pool asks for one. It costs one GET of the Node with the node's own
+// credentials, bounded by SatisfiedTimeout; an API server that does not
+// answer means "not satisfied", so Run waits and explains.
+func Satisfied(ctx context.Context, d Deps) (bool, error) {
+	if err := d.check(); err != nil {
+		return false, err
+	}
+	if _, err := os.Stat(d.Root.Path(KubeletKubeconfig)); errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	log := d.log().WithField("node", d.NodeName)
+	c, err := d.client(KubeletKubeconfig, SatisfiedTimeout)
+	if err != nil {
+		log.WithError(err).Debug("join not satisfied: no client")
+		return false, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, SatisfiedTimeout)
+	defer cancel()
+	n, err := c.CoreV1().Nodes().Get(ctx, d.NodeName, metav1.GetOptions{})
+	if err != nil {
+		log.WithError(err).Debug("join not satisfied: cannot read the Node")
+		return false, nil
+	}
+	uid := string(n.UID)
+	desired := d.Config.NodePool.Labels
+	owned := d.factList(KeyLabels)
+	ready, why := readyCondition(n)
+	var reason string
+	switch {
+	case !ready:
+		reason = "NotReady: " + why
+	case d.fact(KeyNodeUID) != uid:
+		reason = "Node not on record in the journal"
+	case !PlanLabels(n.Labels, desired, owned).Empty() || !ownsAll(owned, desired):
+		reason = "labels differ from nodePool.labels"
+	case d.Config.NodePool.Cordon && d.fact(KeyCordoned) != uid:
+		reason = "first-join cordon not on record"
+	}
+	if reason != "" {
+		log.WithField("reason", reason).Debug("join not satisfied")
+		return false, nil
+	}
+	return true, nil
+}
