@@ -256,7 +256,7 @@ up() {
 		--controllers='*,bootstrapsigner,tokencleaner' \
 		--cluster-signing-cert-file="$PKI/ca.crt" --cluster-signing-key-file="$PKI/ca.key" \
 		--root-ca-file="$PKI/ca.crt" --service-account-private-key-file="$PKI/sa.key" \
-		--use-service-account-credentials=false \
+		--use-service-account-credentials=true \
 		--leader-elect=false \
 		--profiling=false \
 		--v=1

@@ -16,7 +16,6 @@ declare -A want=(
 	[curl]=curl
 	[jq]=jq
 	[xz]=xz-utils
-	[python3]=python3
 	[dpkg-deb]=dpkg
 	[make]=make
 	[git]=git

@@ -8,6 +8,8 @@
 # credentials (a kubelet may patch its own spec.unschedulable).
 #
 #   E2E_POOL_RUNTIME   containerd | docker   (containerd)
+#   E2E_POOL_DIR       where pool.yaml and bundle/ go ($E2E_STATE)
+#   E2E_POOL_CORDON    true | false          (true)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 need_root
@@ -15,7 +17,9 @@ need_root
 CLUSTER_ID=${E2E_CLUSTER_ID:-cls-e2e0demo}
 POOL_ID=${E2E_POOL_ID:-np-e2e0pool}
 RUNTIME=${E2E_POOL_RUNTIME:-containerd}
-POOL=$E2E_STATE/pool.yaml
+POOL_DIR=${E2E_POOL_DIR:-$E2E_STATE}
+POOL=$POOL_DIR/pool.yaml
+CORDON=${E2E_POOL_CORDON:-true}
 BIN=$E2E_STATE/bin
 
 for f in "$E2E_STATE/ca.crt" "$E2E_STATE/bootstrap-token" "$E2E_STATE/manifest-url" "$E2E_STATE/keys/release.pub" "$BIN/add2tkectl"; do
@@ -26,6 +30,7 @@ runtime_version=$(jq -r --arg n "$RUNTIME" '.artifacts[] | select(.name == $n) |
 case $RUNTIME in containerd) data_dir=/var/lib/containerd ;; docker) data_dir=/var/lib/docker ;; esac
 
 indent() { sed 's/^/        /'; }
+mkdir -p "$POOL_DIR"
 (
 	umask 077
 	cat >"$POOL.tmp" <<-YAML
@@ -48,7 +53,7 @@ indent() { sed 's/^/        /'; }
 		    kind: $RUNTIME
 		    version: "$runtime_version"
 		    dataDir: $data_dir
-		  cordon: true
+		  cordon: $CORDON
 		  labels:
 		    tke.cloud.tencent.com/location: idc-e2e-01
 		    example.com/rack: r42
@@ -78,8 +83,9 @@ indent() { sed 's/^/        /'; }
 	YAML
 	mv "$POOL.tmp" "$POOL"
 )
-rm -rf "$E2E_STATE/bundle"
-mkdir -p "$E2E_STATE/bundle"
-"$BIN/add2tkectl" bundle --config "$POOL" --out "$E2E_STATE/bundle" >&2 ||
+rm -rf "$POOL_DIR/bundle"
+mkdir -p "$POOL_DIR/bundle"
+"$BIN/add2tkectl" bundle --config "$POOL" --out "$POOL_DIR/bundle" >/dev/null ||
 	die "add2tkectl bundle failed for $POOL"
-log "bundled $E2E_STATE/bundle/add2tkectl-$CLUSTER_ID-$POOL_ID"
+[ -x "$POOL_DIR/bundle/add2tkectl-$CLUSTER_ID-$POOL_ID" ] || die "add2tkectl bundle wrote no $POOL_DIR/bundle/add2tkectl-$CLUSTER_ID-$POOL_ID"
+log "bundled $POOL_DIR/bundle/add2tkectl-$CLUSTER_ID-$POOL_ID"

@@ -329,3 +329,31 @@ func writeYAML(path string, v any) {
 		_ = os.WriteFile(path, data, 0o644)
 	}
 }
+
+// Bundle writes the sample pool configuration (scripts/e2e/pool.sh) into a
+// directory of the test and bundles add2tkectl with it, as the console would;
+// it returns the bundled binary's path. settings are extra E2E_POOL_* variables,
+// e.g. "E2E_POOL_RUNTIME=docker", "E2E_POOL_CORDON=false".
+func (e *Env) Bundle(t testing.TB, settings ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	cmd := exec.Command(filepath.Join(e.Root, "scripts/e2e/pool.sh"))
+	cmd.Env = append(append(os.Environ(), "E2E_POOL_DIR="+dir), settings...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("scripts/e2e/pool.sh: %v\n%s", err, out)
+	}
+	matches, _ := filepath.Glob(filepath.Join(dir, "bundle", "add2tkectl-*"))
+	if len(matches) != 1 {
+		t.Fatalf("scripts/e2e/pool.sh bundled %d binaries, want 1", len(matches))
+	}
+	return matches[0]
+}
+
+// InstallBundle copies a bundled binary into the host's /root, keeping its
+// name (it carries the cluster and pool IDs), and returns its path there.
+func (h *Host) InstallBundle(t testing.TB, bundle string) string {
+	t.Helper()
+	path := "/root/" + filepath.Base(bundle)
+	h.CopyFile(t, bundle, path, 0o700)
+	return path
+}
