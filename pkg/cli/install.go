@@ -13,9 +13,11 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 
+	"github.com/add2tkectl/add2tkectl/pkg/artifact"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/install"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
+	"github.com/add2tkectl/add2tkectl/pkg/systemd"
 )
 
 func init() {
@@ -75,7 +77,7 @@ SIGINT or SIGTERM stops the run after the current step; a second one at once.`,
 
 func runInstall(ctx context.Context, g *Globals, o *InstallOptions) error {
 	// Refuse a bad phase name before anything else happens.
-	if err := phase.CheckNames(install.Phases(install.Deps{}), o.SkipPhases); err != nil {
+	if err := phase.CheckNames(install.Placeholders(), o.SkipPhases); err != nil {
 		return fmt.Errorf("--skip-phases: %w", err)
 	}
 	cfg, err := loadConfig(g)
@@ -107,14 +109,34 @@ func runInstall(ctx context.Context, g *Globals, o *InstallOptions) error {
 		}()
 	}
 	entry.Debug("install started")
-	phases := install.Phases(install.Deps{
-		Config:                cfg,
-		Root:                  host.Root{Dir: g.Root},
-		Log:                   entry,
+	progress := artifact.NewProgress(g.Stderr, !g.NoProgress && isTerminal(g.Stderr))
+	var sys systemd.Manager
+	defer func() {
+		if sys != nil {
+			sys.Close()
+		}
+	}()
+	phases, err := install.Phases(install.Deps{
+		Config:   cfg,
+		Root:     host.Root{Dir: g.Root},
+		Log:      entry,
+		Progress: progress,
+		Systemd: func(ctx context.Context) (systemd.Manager, error) {
+			m, err := systemd.NewDBus(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("connect to systemd over D-Bus: %w; install needs systemd as the service manager", err)
+			}
+			sys = m
+			return m, nil
+		},
 		IgnorePreflightErrors: o.IgnorePreflightErrors,
 		ArtifactsDir:          o.ArtifactsDir,
 		Timeout:               o.Timeout,
+		Dialer:                g.Dialer,
 	})
+	if err != nil {
+		return err
+	}
 	res, runErr := phase.Run(ctx, phases, phase.Options{
 		Root:     g.Root,
 		DryRun:   o.DryRun,
@@ -163,10 +185,4 @@ func commandLine() string {
 	return strings.Join(os.Args, " ")
 }
 
-func installPhaseNames() []string {
-	var names []string
-	for _, p := range install.Phases(install.Deps{}) {
-		names = append(names, p.Name)
-	}
-	return names
-}
+func installPhaseNames() []string { return install.Names }

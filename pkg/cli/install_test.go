@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,7 +33,7 @@ var installPhaseOrder = []string{"preflight", "download", "host", "runtime", "im
 func runInstallCLI(t *testing.T, args ...string) (string, string, int, error) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	g := &Globals{Executable: os.Args[0], Stdout: &stdout, Stderr: &stderr}
+	g := &Globals{Executable: os.Args[0], Stdout: &stdout, Stderr: &stderr, Dialer: loopbackOnly{}}
 	root := NewRootCommand(g)
 	root.SetArgs(args)
 	err := root.ExecuteContext(context.Background())
@@ -71,7 +73,7 @@ func treeOf(t *testing.T, dir string) map[string]string {
 func hostWithFiles(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	for _, p := range []string{"etc/hostname", "etc/os-release", "var/lib/add2tkectl/.keep"} {
+	for _, p := range []string{"etc/hostname", "etc/os-release", "proc/sys/kernel/hostname", "var/lib/add2tkectl/.keep"} {
 		full := filepath.Join(dir, p)
 		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
 			t.Fatal(err)
@@ -86,7 +88,7 @@ func hostWithFiles(t *testing.T) string {
 func TestInstallDryRunChangesNothing(t *testing.T) {
 	dir := hostWithFiles(t)
 	before := treeOf(t, dir)
-	stdout, stderr, code, err := runInstallCLI(t, "install", "--dry-run", "--root", dir, "--config", installTestConfig, "-o", "json", "--skip-phases", "userscript")
+	stdout, stderr, code, err := runInstallCLI(t, "install", "--dry-run", "--root", dir, "--config", installTestConfig, "-o", "json", "--skip-phases", "preflight,userscript")
 	if code != ExitOK {
 		t.Fatalf("exit %d (%v); stderr:\n%s", code, err, stderr)
 	}
@@ -106,7 +108,7 @@ func TestInstallDryRunChangesNothing(t *testing.T) {
 	for _, p := range res.Phases {
 		names = append(names, p.Name)
 		want := phase.StatusPlanned
-		if p.Name == "userscript" {
+		if p.Name == "userscript" || p.Name == "preflight" {
 			want = phase.StatusSkipped
 		}
 		if p.Status != want || p.Description == "" {
@@ -122,8 +124,8 @@ func TestInstallDryRunChangesNothing(t *testing.T) {
 }
 
 func TestInstallDryRunPrintsThePlanAsText(t *testing.T) {
-	dir := t.TempDir()
-	stdout, stderr, code, err := runInstallCLI(t, "install", "--dry-run", "--root", dir, "--config", installTestConfig, "--skip-phases", "images,userscript")
+	dir := hostWithFiles(t)
+	stdout, stderr, code, err := runInstallCLI(t, "install", "--dry-run", "--root", dir, "--config", installTestConfig, "--skip-phases", "preflight,images,userscript")
 	if code != ExitOK {
 		t.Fatalf("exit %d (%v); stderr:\n%s", code, err, stderr)
 	}
@@ -134,7 +136,7 @@ func TestInstallDryRunPrintsThePlanAsText(t *testing.T) {
 	for i, name := range installPhaseOrder {
 		fields := strings.Fields(lines[i+1])
 		want := "would"
-		if name == "images" || name == "userscript" {
+		if name == "preflight" || name == "images" || name == "userscript" {
 			want = "skipped"
 		}
 		if fields[0] != name || fields[1] != want {
@@ -161,29 +163,46 @@ func TestInstallRefusesUnknownSkipPhase(t *testing.T) {
 	}
 }
 
-func TestInstallStopsAtTheFirstPhaseNotYetWired(t *testing.T) {
+// expiredCOS answers every request as COS answers a presigned link past
+// its q-key-time.
+func expiredCOS(t *testing.T) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(http.StatusForbidden)
+		fmt.Fprint(w, `<?xml version='1.0' encoding='utf-8' ?><Error><Code>AccessDenied</Code><Message>Request has expired</Message><Resource>/manifest.json</Resource><RequestId>NjQ</RequestId></Error>`)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL + "/manifest.json"
+}
+
+// A failing phase stops install with its exit code (5: the link expired),
+// the result on stdout, progress on stderr, the journal, the log file
+// without secrets, and the lock released.
+func TestInstallStopsAtAFailingPhaseWithItsExitCode(t *testing.T) {
 	dir := t.TempDir()
-	stdout, stderr, code, err := runInstallCLI(t, "install", "--root", dir, "--config", installTestConfig, "-o", "json")
-	if code != ExitFailure || err == nil || err.Error() != "phase preflight: not implemented yet" {
-		t.Fatalf("exit %d, error %v; want 1 and \"phase preflight: not implemented yet\"", code, err)
+	stdout, stderr, code, err := runInstallCLI(t, "install", "--root", dir, "--config", installTestConfig, "-o", "json",
+		"--skip-phases", "preflight", "--set", "artifacts.manifestURL="+expiredCOS(t))
+	if code != ExitExpired || err == nil || !strings.Contains(err.Error(), "regenerate the script in the console") {
+		t.Fatalf("exit %d, error %v; want 5 and the expired-link message", code, err)
 	}
 	var res phase.Result
 	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
 		t.Fatalf("stdout is not the result object: %v\n%s", err, stdout)
 	}
-	if len(res.Phases) != 1 || res.Phases[0].Status != phase.StatusFailed || len(res.NotRun) != len(installPhaseOrder)-1 {
-		t.Errorf("result %+v: want preflight failed and the other phases not run", res)
+	if len(res.Phases) != 2 || res.Phases[0].Status != phase.StatusSkipped || res.Phases[1].Status != phase.StatusFailed || len(res.NotRun) != len(installPhaseOrder)-2 {
+		t.Errorf("result %+v: want preflight skipped, download failed and the other phases not run", res)
 	}
-	if !strings.Contains(stderr, "[1/8] preflight: check that this host can join the cluster …") ||
-		!strings.Contains(stderr, "[1/8] preflight: failed after ") {
+	if !strings.Contains(stderr, "[2/8] download: download and verify the signed artifacts …") ||
+		!strings.Contains(stderr, "[2/8] download: failed after ") {
 		t.Errorf("stderr lacks the progress lines:\n%s", stderr)
 	}
 	j, err := phase.LoadJournal(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec := j.Phase("preflight"); rec == nil || rec.Status != phase.StatusFailed {
-		t.Errorf("journal of preflight %+v, want failed", rec)
+	if rec := j.Phase("download"); rec == nil || rec.Status != phase.StatusFailed {
+		t.Errorf("journal of download %+v, want failed", rec)
 	}
 	// The lock was released: it exists, names nobody, and is free.
 	if b, err := os.ReadFile(filepath.Join(dir, phase.LockPath)); err != nil || len(b) != 0 {
@@ -200,10 +219,10 @@ func TestInstallStopsAtTheFirstPhaseNotYetWired(t *testing.T) {
 		t.Fatalf("log file %s: %v (mode %v), want it with mode 0600", logFile, err, info.Mode().Perm())
 	}
 	b, _ := os.ReadFile(logFile)
-	if strings.Contains(string(b), "0123456789abcdef") || strings.Contains(string(b), "q-signature") {
-		t.Errorf("log file leaks a secret of the configuration:\n%s", b)
+	if strings.Contains(string(b), "0123456789abcdef") {
+		t.Errorf("log file leaks the bootstrap token:\n%s", b)
 	}
-	if !strings.Contains(string(b), `"phase":"preflight"`) {
+	if !strings.Contains(string(b), `"phase":"download"`) {
 		t.Errorf("log file does not record the phase:\n%s", b)
 	}
 }

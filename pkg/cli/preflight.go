@@ -65,6 +65,9 @@ func runPreflight(ctx context.Context, g *Globals, ignore []string) error {
 	if err != nil {
 		return err
 	}
+	if g.Dialer != nil {
+		in.Dialer = g.Dialer
+	}
 	rep, runErr := preflight.Run(ctx, in, ignore)
 	if g.Output == "json" || g.Output == "yaml" {
 		if err := writeResult(g, rep); err != nil {

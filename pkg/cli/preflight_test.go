@@ -17,7 +17,7 @@ const preflightTestConfig = "../../testdata/config/good/containerd.yaml"
 func runPreflightCLI(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	g := &Globals{Executable: os.Args[0], Stdout: &stdout, Stderr: &stderr}
+	g := &Globals{Executable: os.Args[0], Stdout: &stdout, Stderr: &stderr, Dialer: loopbackOnly{}}
 	root := NewRootCommand(g)
 	root.SetArgs(args)
 	err := root.ExecuteContext(context.Background())

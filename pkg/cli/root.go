@@ -8,6 +8,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/add2tkectl/add2tkectl/pkg/preflight"
 )
 
 // Globals are the flags every command shares.
@@ -27,6 +29,10 @@ type Globals struct {
 
 	Stdout io.Writer
 	Stderr io.Writer
+
+	// Dialer reaches the API server and COS in preflight checks; nil means
+	// the real network. Tests set one that only reaches loopback.
+	Dialer preflight.Dialer
 }
 
 // NewRootCommand returns the add2tkectl command tree.

@@ -4,14 +4,27 @@ package install
 
 import (
 	"context"
-	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/add2tkectl/add2tkectl/pkg/artifact"
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
+	"github.com/add2tkectl/add2tkectl/pkg/join"
+	"github.com/add2tkectl/add2tkectl/pkg/kubelet"
+	"github.com/add2tkectl/add2tkectl/pkg/network"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
+	"github.com/add2tkectl/add2tkectl/pkg/preflight"
+	"github.com/add2tkectl/add2tkectl/pkg/runtime/containerd"
+	"github.com/add2tkectl/add2tkectl/pkg/runtime/docker"
+	"github.com/add2tkectl/add2tkectl/pkg/runtime/images"
+	"github.com/add2tkectl/add2tkectl/pkg/systemd"
 )
 
 // Deps is what the install phases need, passed in explicitly: no globals,
@@ -21,69 +34,277 @@ type Deps struct {
 	Root   host.Root
 	Log    logrus.FieldLogger
 
+	// Systemd connects to the service manager; called at most once, and only
+	// by a phase that has work to do or state to check.
+	Systemd func(ctx context.Context) (systemd.Manager, error)
+	// Progress shows downloads (bars or plain lines).
+	Progress artifact.Progress
+
 	// IgnorePreflightErrors names checks whose failure is only a warning ("all" for every one).
 	IgnorePreflightErrors []string
 	// ArtifactsDir, when set, is the offline source of artifacts.
 	ArtifactsDir string
 	// Timeout bounds each wait (the node to join, a service to come up).
 	Timeout time.Duration
+	// Dialer overrides how preflight reaches the API server and COS (tests).
+	Dialer preflight.Dialer
+}
+
+// Names are the install phases' names in order, for flags and help text
+// (a test keeps them equal to what Phases returns).
+var Names = []string{"preflight", "download", "host", "runtime", "images", "kubelet", "join", "userscript"}
+
+// Placeholders are the phases by name only, to check --skip-phases before
+// anything is loaded.
+func Placeholders() []phase.Phase {
+	out := make([]phase.Phase, len(Names))
+	for i, n := range Names {
+		out[i] = phase.Phase{Name: n}
+	}
+	return out
 }
 
 // Phases returns the install phases in the order they run.
-func Phases(d Deps) []phase.Phase {
+func Phases(d Deps) ([]phase.Phase, error) {
+	if d.Progress == nil {
+		d.Progress = artifact.NewProgress(nopWriter{}, false)
+	}
+	in, err := preflight.DefaultInputs(d.Root, d.Config)
+	if err != nil {
+		return nil, err
+	}
+	in.Offline = d.ArtifactsDir != ""
+	if d.Dialer != nil {
+		in.Dialer = d.Dialer
+	}
+	settings := host.NewSettings(d.Root, d.Config.Cluster.Network.Plugin)
+	settings.Log = d.Log
+	s := &steps{d: &d, arts: &artifacts{d: &d}}
+
 	return []phase.Phase{
-		{
-			Name:        "preflight",
-			Description: "check that this host can join the cluster",
-			Run:         notYet,
-		},
+		preflight.Phase(in, d.IgnorePreflightErrors, d.Log),
 		{
 			Name:        "download",
 			Description: "download and verify the signed artifacts",
-			Run:         notYet,
+			Satisfied:   s.arts.Satisfied,
+			Run:         s.arts.Run,
 		},
-		{
-			Name:        "host",
-			Description: "load kernel modules, set sysctls, turn swap off",
-			Run:         notYet,
-		},
+		settings.Phase(),
 		{
 			Name:        "runtime",
-			Description: "install the container runtime (" + d.runtimeKind() + ")",
-			Run:         notYet,
+			Description: "install the container runtime (" + d.Config.NodePool.Runtime.Kind + ")",
+			Satisfied:   s.runtimeSatisfied,
+			Run:         s.runtimeRun,
 		},
 		{
 			Name:        "images",
 			Description: "import the offline images (pause, cilium)",
-			Run:         notYet,
+			Satisfied:   s.imagesSatisfied,
+			Run:         s.imagesRun,
 		},
 		{
 			Name:        "kubelet",
 			Description: "install and configure kubelet",
-			Run:         notYet,
+			Satisfied:   s.kubeletSatisfied,
+			Run:         s.kubeletRun,
 		},
 		{
 			Name:        "join",
 			Description: "register the node with its labels, taints and cordon state",
-			Run:         notYet,
+			Satisfied:   s.joinSatisfied,
+			Run:         s.joinRun,
 		},
-		{
-			Name:        "userscript",
-			Description: "run the node pool's user script",
-			Run:         notYet,
-		},
-	}
+		s.userScriptPhase(),
+	}, nil
 }
 
-// errNotYet is the honest answer of a phase whose capability has not been
-// wired in; the runner prefixes the phase name.
-var errNotYet = errors.New("not implemented yet")
+// steps holds what the phases share within one run.
+type steps struct {
+	d    *Deps
+	arts *artifacts
 
-func notYet(context.Context, phase.Recorder) error { return errNotYet }
-
-func (d Deps) runtimeKind() string {
-	if d.Config == nil || d.Config.NodePool.Runtime.Kind == "" {
-		return config.RuntimeContainerd
-	}
-	return d.Config.NodePool.Runtime.Kind
+	sysOnce sync.Once
+	sys     systemd.Manager
+	sysErr  error
 }
+
+func (s *steps) systemd(ctx context.Context) (systemd.Manager, error) {
+	s.sysOnce.Do(func() {
+		if s.d.Systemd == nil {
+			s.sysErr = fmt.Errorf("no service manager")
+			return
+		}
+		s.sys, s.sysErr = s.d.Systemd(ctx)
+	})
+	return s.sys, s.sysErr
+}
+
+func (s *steps) docker() bool { return s.d.Config.NodePool.Runtime.Kind == config.RuntimeDocker }
+
+func (s *steps) runtimeDeps(ctx context.Context, rec phase.Recorder) (containerd.Deps, docker.Deps, error) {
+	arts, err := s.arts.get(ctx)
+	if err != nil {
+		return containerd.Deps{}, docker.Deps{}, err
+	}
+	m, err := s.systemd(ctx)
+	if err != nil {
+		return containerd.Deps{}, docker.Deps{}, err
+	}
+	cd := containerd.Deps{Root: s.d.Root, Systemd: m, Log: s.d.Log.WithField("phase", "runtime"), Recorder: rec, Config: s.d.Config, Artifacts: arts}
+	dd := docker.Deps{Root: s.d.Root, Systemd: m, Log: s.d.Log.WithField("phase", "runtime"), Recorder: rec, Config: s.d.Config, Artifacts: arts}
+	return cd, dd, nil
+}
+
+func (s *steps) runtimeSatisfied(ctx context.Context) (bool, error) {
+	cd, dd, err := s.runtimeDeps(ctx, nil)
+	if err != nil {
+		return false, nil
+	}
+	if s.docker() {
+		return docker.Satisfied(ctx, dd)
+	}
+	return containerd.Satisfied(ctx, cd)
+}
+
+func (s *steps) runtimeRun(ctx context.Context, rec phase.Recorder) error {
+	cd, dd, err := s.runtimeDeps(ctx, rec)
+	if err != nil {
+		return err
+	}
+	if s.docker() {
+		_, err = docker.Install(ctx, dd)
+	} else {
+		_, err = containerd.Install(ctx, cd)
+	}
+	return err
+}
+
+func (s *steps) imagesDeps(ctx context.Context, rec phase.Recorder) (images.Deps, error) {
+	arts, err := s.arts.get(ctx)
+	if err != nil {
+		return images.Deps{}, err
+	}
+	return images.Deps{Root: s.d.Root, Log: s.d.Log.WithField("phase", "images"), Recorder: rec, Config: s.d.Config, Artifacts: arts}, nil
+}
+
+func (s *steps) imagesSatisfied(ctx context.Context) (bool, error) {
+	d, err := s.imagesDeps(ctx, nil)
+	if err != nil {
+		return false, nil
+	}
+	return images.Satisfied(ctx, d)
+}
+
+func (s *steps) imagesRun(ctx context.Context, rec phase.Recorder) error {
+	d, err := s.imagesDeps(ctx, rec)
+	if err != nil {
+		return err
+	}
+	_, err = images.Install(ctx, d)
+	return err
+}
+
+func (s *steps) kubeletDeps(ctx context.Context, rec phase.Recorder) (kubelet.Deps, error) {
+	arts, err := s.arts.get(ctx)
+	if err != nil {
+		return kubelet.Deps{}, err
+	}
+	m, err := s.systemd(ctx)
+	if err != nil {
+		return kubelet.Deps{}, err
+	}
+	ip, err := NodeIP(s.d.Config)
+	if err != nil {
+		return kubelet.Deps{}, err
+	}
+	return kubelet.Deps{
+		Root: s.d.Root, Systemd: m, Log: s.d.Log.WithField("phase", "kubelet"), Recorder: rec,
+		Config: s.d.Config, Artifacts: arts, NodeIP: ip.String(),
+		CgroupV1: s.d.Root.Cgroup() != host.CgroupV2,
+	}, nil
+}
+
+func (s *steps) kubeletSatisfied(ctx context.Context) (bool, error) {
+	d, err := s.kubeletDeps(ctx, nil)
+	if err != nil {
+		return false, nil
+	}
+	return kubelet.Satisfied(ctx, d)
+}
+
+func (s *steps) kubeletRun(ctx context.Context, rec phase.Recorder) error {
+	d, err := s.kubeletDeps(ctx, rec)
+	if err != nil {
+		return err
+	}
+	_, err = kubelet.Install(ctx, d)
+	return err
+}
+
+func (s *steps) joinDeps(ctx context.Context) (join.Deps, error) {
+	name, err := NodeName(s.d.Root)
+	if err != nil {
+		return join.Deps{}, err
+	}
+	j, err := phase.LoadJournal(s.d.Root.Dir)
+	if err != nil {
+		return join.Deps{}, err
+	}
+	values := j.Values()
+	return join.Deps{
+		Root: s.d.Root, Log: s.d.Log.WithField("phase", "join"), Config: s.d.Config,
+		NodeName: name, Timeout: s.d.Timeout,
+		Fact: func(k string) (string, bool) { v, ok := values[k]; return v, ok },
+		RestartKubelet: func(ctx context.Context) error {
+			m, err := s.systemd(ctx)
+			if err != nil {
+				return err
+			}
+			return m.Restart(ctx, kubelet.UnitName)
+		},
+	}, nil
+}
+
+func (s *steps) joinSatisfied(ctx context.Context) (bool, error) {
+	d, err := s.joinDeps(ctx)
+	if err != nil {
+		return false, err
+	}
+	return join.Satisfied(ctx, d)
+}
+
+func (s *steps) joinRun(ctx context.Context, rec phase.Recorder) error {
+	d, err := s.joinDeps(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = join.Run(ctx, d, rec) // it logs taint drift itself
+	return err
+}
+
+// NodeIP is the source address of this host's route to the API server: the
+// address the node is reached at over the private link.
+func NodeIP(c *config.NodePoolJoin) (net.IP, error) {
+	u, err := url.Parse(c.Cluster.APIServer.Endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("cluster.apiServer.endpoint: %w", err)
+	}
+	ip := net.ParseIP(u.Hostname())
+	if ip == nil {
+		return nil, fmt.Errorf("cluster.apiServer.endpoint %q is not an IP address", u.Hostname())
+	}
+	return network.NodeIP(ip)
+}
+
+// NodeName is the name the kubelet registers: the host name, lower-cased.
+func NodeName(root host.Root) (string, error) {
+	h, err := root.Hostname()
+	if err != nil {
+		return "", fmt.Errorf("read the host name: %w", err)
+	}
+	return strings.ToLower(strings.TrimSpace(h)), nil
+}
+
+type nopWriter struct{}
+
+func (nopWriter) Write(p []byte) (int, error) { return len(p), nil }

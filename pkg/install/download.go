@@ -1,0 +1,158 @@
+package install
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+
+	"github.com/add2tkectl/add2tkectl/pkg/artifact"
+	"github.com/add2tkectl/add2tkectl/pkg/phase"
+	"github.com/add2tkectl/add2tkectl/pkg/redact"
+)
+
+// ManifestPath keeps the verified manifest envelope of the last download, so
+// a re-run needs no network and survives an expired presigned link.
+const ManifestPath = "/var/lib/add2tkectl/manifest.json"
+
+// journal key: the manifest URL (query redacted) the cached manifest came from.
+const keyManifestSource = "download.manifest"
+
+// artifacts is the download phase's product, shared with the later phases:
+// the verified local file of each artifact this host needs, by name.
+type artifacts struct {
+	d     *Deps
+	paths map[string]string
+}
+
+// source names where the manifest comes from, without secrets.
+func (a *artifacts) source() string {
+	if a.d.ArtifactsDir != "" {
+		return "dir:" + a.d.ArtifactsDir
+	}
+	return redact.URL(a.d.Config.Artifacts.ManifestURL)
+}
+
+func (a *artifacts) fetcher() *artifact.Fetcher {
+	return &artifact.Fetcher{
+		CacheDir: a.d.Root.Path(artifact.CacheDir),
+		Progress: a.d.Progress,
+		Log:      a.d.Log.WithField("phase", "download"),
+	}
+}
+
+// fromCache resolves every artifact from the cached manifest and the cache,
+// without network. ok is false when anything is missing.
+func (a *artifacts) fromCache() (paths map[string]string, ok bool, err error) {
+	env, err := os.ReadFile(a.d.Root.Path(ManifestPath))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, false, nil
+	} else if err != nil {
+		return nil, false, err
+	}
+	m, err := artifact.VerifyManifest(env, "", a.d.Config.Artifacts.PublicKey)
+	if err != nil {
+		// A key rotation or a damaged file: download again.
+		return nil, false, nil
+	}
+	sel, err := m.Select("linux", runtime.GOARCH)
+	if err != nil {
+		return nil, false, err
+	}
+	f := a.fetcher()
+	paths = map[string]string{}
+	for _, art := range sel {
+		p := f.CachePath(art)
+		st, err := os.Stat(p)
+		if err != nil || st.Size() != art.Size {
+			return nil, false, nil
+		}
+		paths[art.Name] = p
+	}
+	return paths, true, nil
+}
+
+// Satisfied: the cached manifest came from the configured source and every
+// artifact it lists for this host is in the cache (verified when written).
+func (a *artifacts) Satisfied(ctx context.Context) (bool, error) {
+	j, err := phase.LoadJournal(a.d.Root.Dir)
+	if err != nil {
+		return false, err
+	}
+	if j.Values()[keyManifestSource] != a.source() {
+		return false, nil
+	}
+	paths, ok, err := a.fromCache()
+	if ok {
+		a.paths = paths
+	}
+	return ok, err
+}
+
+// Run fetches and verifies the manifest and every artifact for this host.
+// An expired link is tolerated only when everything is already cached.
+func (a *artifacts) Run(ctx context.Context, rec phase.Recorder) error {
+	f := a.fetcher()
+	defer a.d.Progress.Wait()
+	var (
+		env []byte
+		m   *artifact.Manifest
+		err error
+	)
+	url := a.d.Config.Artifacts.ManifestURL
+	if a.d.ArtifactsDir != "" {
+		m, env, err = artifact.LoadOffline(a.d.ArtifactsDir, a.d.Config.Artifacts.PublicKey)
+		url = ""
+	} else {
+		env, err = f.FetchManifest(ctx, url)
+		if err == nil {
+			m, err = artifact.VerifyManifest(env, url, a.d.Config.Artifacts.PublicKey)
+		}
+	}
+	if err != nil {
+		if artifact.IsExpired(err) {
+			if paths, ok, _ := a.fromCache(); ok {
+				a.d.Log.WithField("phase", "download").Warn("the download link has expired, but every artifact is already cached: using the cache")
+				a.paths = paths
+				return nil
+			}
+		}
+		return err
+	}
+	locals, err := f.Fetch(ctx, url, m, "linux", runtime.GOARCH, a.d.ArtifactsDir)
+	if err != nil {
+		return err
+	}
+	paths := map[string]string{}
+	for name, l := range locals {
+		paths[name] = l.Path
+	}
+	if _, err := a.d.Root.WriteFile(rec, ManifestPath, env, 0o600); err != nil {
+		return err
+	}
+	if err := rec.Set(keyManifestSource, a.source()); err != nil {
+		return err
+	}
+	a.paths = paths
+	return nil
+}
+
+// get returns the artifacts for a later phase; the download phase must
+// have run or been satisfied in this run (it is never skipped silently).
+func (a *artifacts) get(ctx context.Context) (map[string]string, error) {
+	if a.paths != nil {
+		return a.paths, nil
+	}
+	// The download phase was skipped (--skip-phases download): use the
+	// cache, or say what to do.
+	paths, ok, err := a.fromCache()
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("the artifacts are not downloaded yet: run install without skipping the download phase")
+	}
+	a.paths = paths
+	return paths, nil
+}
