@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 )
 
 // partial is <cache>/<sha256>.partial while an artifact downloads: the bytes
@@ -63,38 +64,75 @@ func (p *partial) reset() error {
 	return err
 }
 
-// copyBufSize is the read size of a download; large reads keep syscalls
-// and hashing overhead low (see BenchmarkCopyHash).
-const copyBufSize = 1 << 20
+// copyBufSize is the size of each read buffer; copyBufs of them are in
+// flight, so a download holds copyBufs*copyBufSize bytes whatever its size.
+const (
+	copyBufSize = 1 << 20
+	copyBufs    = 4
+	// copyMinRead batches small network reads into fewer writes.
+	copyMinRead = 256 << 10
+)
 
 // copyFrom appends up to limit bytes of r, hashing them, and reports the
-// position to bar. A clean end of r is not an error.
+// position to bar. A clean end of r is not an error. Reading the network
+// and writing+hashing run in two goroutines so that hashing overlaps the
+// transfer (see BenchmarkCopyHash); p.n only counts bytes both on disk and
+// in the hash, so a failed copy resumes exactly there.
 func (p *partial) copyFrom(r io.Reader, limit int64, bar Bar) (int64, error) {
-	buf := make([]byte, copyBufSize)
-	var total int64
-	for total < limit {
-		want := min(int64(len(buf)), limit-total)
-		n, rerr := io.ReadAtLeast(r, buf[:want], 1)
-		if n > 0 {
-			if _, err := p.f.Write(buf[:n]); err != nil {
-				// Undo a short write so that file and hash agree.
-				_ = p.f.Truncate(p.n)
-				_, _ = p.f.Seek(p.n, io.SeekStart)
-				return total, fmt.Errorf("write %s: %w", p.path, err)
+	free := make(chan []byte, copyBufs)
+	for range copyBufs {
+		free <- make([]byte, copyBufSize)
+	}
+	full := make(chan []byte, copyBufs)
+	done := make(chan error, 1)
+	var failed atomic.Bool
+	go func() {
+		var werr error
+		for b := range full {
+			if werr == nil {
+				if _, err := p.f.Write(b); err != nil {
+					// Undo a short write so that file and hash agree.
+					_ = p.f.Truncate(p.n)
+					_, _ = p.f.Seek(p.n, io.SeekStart)
+					werr = fmt.Errorf("write %s: %w", p.path, err)
+					failed.Store(true)
+				} else {
+					p.h.Write(b)
+					p.n += int64(len(b))
+					bar.SetCurrent(p.n)
+				}
 			}
-			p.h.Write(buf[:n])
-			p.n += int64(n)
-			total += int64(n)
-			bar.SetCurrent(p.n)
+			free <- b[:cap(b)]
 		}
-		if rerr == io.EOF {
-			return total, nil
+		done <- werr
+	}()
+	start := p.n
+	var read int64
+	var rerr error
+	for read < limit && !failed.Load() {
+		buf := <-free
+		want := min(int64(len(buf)), limit-read)
+		n, err := io.ReadAtLeast(r, buf[:want], int(min(want, copyMinRead)))
+		if n > 0 {
+			full <- buf[:n]
+			read += int64(n)
+		} else {
+			free <- buf
 		}
-		if rerr != nil {
-			return total, rerr
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			rerr = err
+			break
 		}
 	}
-	return total, nil
+	close(full)
+	werr := <-done
+	if werr != nil {
+		return p.n - start, werr
+	}
+	return p.n - start, rerr
 }
 
 // finish checks size and sha256 and renames the file into place (fsynced).
