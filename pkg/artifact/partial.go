@@ -112,7 +112,7 @@ func (p *partial) copyFrom(r io.Reader, limit int64, bar Bar) (int64, error) {
 	for read < limit && !failed.Load() {
 		buf := <-free
 		want := min(int64(len(buf)), limit-read)
-		n, err := io.ReadAtLeast(r, buf[:want], int(min(want, copyMinRead)))
+		n, err := readSome(r, buf[:want], int(min(want, copyMinRead)))
 		if n > 0 {
 			full <- buf[:n]
 			read += int64(n)
@@ -133,6 +133,21 @@ func (p *partial) copyFrom(r io.Reader, limit int64, bar Bar) (int64, error) {
 		return p.n - start, werr
 	}
 	return p.n - start, rerr
+}
+
+// readSome reads until it has min bytes or r fails; unlike io.ReadAtLeast
+// it returns r's own error (io.EOF stays a clean end, a cut body stays
+// io.ErrUnexpectedEOF).
+func readSome(r io.Reader, buf []byte, min int) (int, error) {
+	n := 0
+	for n < min {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // finish checks size and sha256 and renames the file into place (fsynced).
