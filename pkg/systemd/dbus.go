@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"syscall"
 	"time"
 
 	sddbus "github.com/coreos/go-systemd/v22/dbus"
@@ -132,4 +133,36 @@ func unitType(unit string) string {
 		}
 	}
 	return ""
+}
+
+// Kill implements Manager.
+func (d *DBus) Kill(ctx context.Context, unit string, signal syscall.Signal) error {
+	if err := d.conn.KillUnitWithTarget(ctx, unit, sddbus.All, int32(signal)); err != nil {
+		return fmt.Errorf("systemctl kill --kill-whom=all --signal=%d %s: %w", int(signal), unit, err)
+	}
+	return nil
+}
+
+// ListUnits implements Manager.
+func (d *DBus) ListUnits(ctx context.Context, patterns ...string) ([]UnitStatus, error) {
+	if len(patterns) == 0 {
+		return nil, nil
+	}
+	us, err := d.conn.ListUnitsByPatternsContext(ctx, nil, patterns)
+	if err != nil {
+		return nil, fmt.Errorf("systemctl list-units %v: %w", patterns, err)
+	}
+	out := make([]UnitStatus, 0, len(us))
+	for _, u := range us {
+		out = append(out, UnitStatus{Name: u.Name, LoadState: u.LoadState, ActiveState: u.ActiveState, SubState: u.SubState})
+	}
+	return out, nil
+}
+
+// ResetFailed implements Manager.
+func (d *DBus) ResetFailed(ctx context.Context, unit string) error {
+	if err := d.conn.ResetFailedUnitContext(ctx, unit); err != nil {
+		return fmt.Errorf("systemctl reset-failed %s: %w", unit, err)
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ package systemd
 
 import (
 	"context"
+	"syscall"
 	"time"
 )
 
@@ -39,6 +40,16 @@ type Manager interface {
 	// Status returns the unit's state; a unit systemd does not know has
 	// LoadState "not-found" and no error.
 	Status(ctx context.Context, unit string) (UnitStatus, error)
+	// Kill sends signal to every process in the unit's cgroup (systemctl
+	// kill --kill-whom=all): what a stop with KillMode=process leaves, such
+	// as containerd's shims.
+	Kill(ctx context.Context, unit string, signal syscall.Signal) error
+	// ListUnits returns the units systemd has loaded (any state) whose
+	// names match one of the glob patterns, e.g. "kubepods*.slice".
+	ListUnits(ctx context.Context, patterns ...string) ([]UnitStatus, error)
+	// ResetFailed forgets a unit's failed state, so a removed unit does not
+	// linger in `systemctl --failed`.
+	ResetFailed(ctx context.Context, unit string) error
 	// Close releases the connection.
 	Close()
 }

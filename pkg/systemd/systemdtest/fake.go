@@ -6,9 +6,12 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/add2tkectl/add2tkectl/pkg/systemd"
@@ -30,6 +33,7 @@ type Fake struct {
 
 type fakeUnit struct {
 	loaded, enabled, active bool
+	transient               bool // made at runtime, has no unit file
 	since                   time.Time
 }
 
@@ -88,9 +92,18 @@ func (f *Fake) DaemonReload(context.Context) error {
 	if err != nil && !os.IsNotExist(err) {
 		return err
 	}
+	onDisk := map[string]bool{}
 	for _, e := range entries {
 		if !e.IsDir() {
+			onDisk[e.Name()] = true
 			f.unit(e.Name()).loaded = true
+		}
+	}
+	// A unit whose file is gone is forgotten, as systemd does, unless it
+	// still runs (systemd keeps it loaded until it stops) or is transient.
+	for n, u := range f.units {
+		if !onDisk[n] && !u.transient && !u.active {
+			u.loaded, u.enabled = false, false
 		}
 	}
 	return nil
@@ -192,6 +205,58 @@ func (f *Fake) SetActive(name string, active bool) {
 	if active {
 		u.since = f.now()
 	}
+}
+
+// Kill implements systemd.Manager: it records "kill SIGNAL unit"; a unit's
+// processes are not modelled.
+func (f *Fake) Kill(_ context.Context, name string, signal syscall.Signal) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record(fmt.Sprintf("kill %d", int(signal)), name)
+	return nil
+}
+
+// ListUnits implements systemd.Manager: the units loaded or active whose
+// names match a pattern, sorted by name.
+func (f *Fake) ListUnits(_ context.Context, patterns ...string) ([]systemd.UnitStatus, error) {
+	f.mu.Lock()
+	names := make([]string, 0, len(f.units))
+	for n, u := range f.units {
+		if !u.loaded && !u.active {
+			continue
+		}
+		for _, p := range patterns {
+			if ok, _ := path.Match(p, n); ok {
+				names = append(names, n)
+				break
+			}
+		}
+	}
+	f.mu.Unlock()
+	sort.Strings(names)
+	out := make([]systemd.UnitStatus, 0, len(names))
+	for _, n := range names {
+		st, _ := f.Status(context.Background(), n)
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// ResetFailed implements systemd.Manager.
+func (f *Fake) ResetFailed(_ context.Context, name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("reset-failed", name)
+	return nil
+}
+
+// AddTransient makes a running unit appear that no unit file describes,
+// as systemd creates for the kubelet's slices and the runtime's scopes.
+func (f *Fake) AddTransient(name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	u := f.unit(name)
+	u.loaded, u.active, u.transient, u.since = true, true, true, f.now()
 }
 
 // Close implements systemd.Manager.
