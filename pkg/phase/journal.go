@@ -186,6 +186,9 @@ func openJournal(root string, now func() time.Time) (*journalWriter, error) {
 // a record that is already there (a re-run rewriting an identical file)
 // costs no write.
 func (w *journalWriter) update(name string, change func(*PhaseRecord) bool) error {
+	if w == nil { // Options.NoJournal
+		return nil
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	rec := w.j.Phase(name)
@@ -217,6 +220,9 @@ func (w *journalWriter) save() error {
 }
 
 func (w *journalWriter) start(name string) error {
+	if w == nil {
+		return nil
+	}
 	t := w.now().UTC()
 	return w.update(name, func(r *PhaseRecord) bool {
 		r.Status, r.StartedAt, r.FinishedAt, r.Error = StatusRunning, &t, nil, ""
@@ -225,6 +231,9 @@ func (w *journalWriter) start(name string) error {
 }
 
 func (w *journalWriter) finish(name string, status Status, errText string) error {
+	if w == nil {
+		return nil
+	}
 	t := w.now().UTC()
 	return w.update(name, func(r *PhaseRecord) bool {
 		r.Status, r.Error = status, errText

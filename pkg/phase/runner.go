@@ -45,6 +45,10 @@ type Options struct {
 	Progress io.Writer
 	// Log receives the runner's debug records; nil for none.
 	Log logrus.FieldLogger
+	// NoJournal runs without reading or writing the state journal (and
+	// Recorder calls are dropped): for uninstall, which acts on the
+	// journal and removes it at its end.
+	NoJournal bool
 }
 
 // Result is what a run did, for -o json|yaml and the text summary.
@@ -110,7 +114,7 @@ func Run(ctx context.Context, phases []Phase, o Options) (*Result, error) {
 		log = l
 	}
 	var jw *journalWriter
-	if !o.DryRun {
+	if !o.DryRun && !o.NoJournal {
 		if jw, err = openJournal(o.Root, time.Now); err != nil {
 			return nil, err
 		}
