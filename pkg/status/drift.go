@@ -23,6 +23,7 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/join"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
+	"github.com/add2tkectl/add2tkectl/pkg/userscript"
 )
 
 // versionDrift compares the configured runtime and Kubernetes versions with
@@ -121,7 +122,7 @@ func factList(values map[string]string, key string) []string {
 // change after install: the user script's success markers of earlier
 // scripts are removed when a new script succeeds.
 func volatile(p string) bool {
-	return path.Dir(p) == userScriptDir && strings.HasPrefix(path.Base(p), ".done-")
+	return path.Dir(p) == userscript.Dir && strings.HasPrefix(path.Base(p), ".done-")
 }
 
 // hashWorkers bounds the files hashed at once.
@@ -222,9 +223,4 @@ func loadStampSums(root host.Root) map[string]binary.Sum {
 		}
 	}
 	return out
-}
-
-func sha256Hex(b []byte) string {
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
 }

@@ -2,6 +2,8 @@ package status
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -26,6 +28,7 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/runtime/containerd"
 	"github.com/add2tkectl/add2tkectl/pkg/systemd"
 	"github.com/add2tkectl/add2tkectl/pkg/systemd/systemdtest"
+	"github.com/add2tkectl/add2tkectl/pkg/userscript"
 )
 
 // Secrets of testConfig that must never appear in a report.
@@ -199,7 +202,7 @@ func (h *testHost) writeFile(p string, data []byte, mode os.FileMode) {
 	}
 }
 
-func (h *testHost) writeLastRun(js string) { h.writeFile(lastRunPath, []byte(js), 0o600) }
+func (h *testHost) writeLastRun(js string) { h.writeFile(userscript.ResultPath, []byte(js), 0o600) }
 
 // versionServer is containerd's Version gRPC service.
 type versionServer struct {
@@ -258,4 +261,9 @@ func (h *testHost) setNode(change func(n *corev1.Node)) {
 	if _, err := h.api.CoreV1().Nodes().Update(context.Background(), h.node, metav1.UpdateOptions{}); err != nil {
 		h.t.Fatal(err)
 	}
+}
+
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
 }

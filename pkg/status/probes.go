@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -23,6 +22,7 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/runtime/containerd"
 	"github.com/add2tkectl/add2tkectl/pkg/runtime/docker"
 	"github.com/add2tkectl/add2tkectl/pkg/systemd"
+	"github.com/add2tkectl/add2tkectl/pkg/userscript"
 )
 
 // probeUnits asks systemd for the state of each unit install recorded.
@@ -178,54 +178,31 @@ func probeNode(ctx context.Context, root host.Root, name string, timeout time.Du
 	return n
 }
 
-// User script files, as pkg/userscript writes them.
-const (
-	userScriptDir = "/usr/local/qcloud/tke/userscript"
-	userScriptLog = userScriptDir + "/userscript.log"
-	lastRunPath   = userScriptDir + "/last-run.json"
-)
-
-// lastRun is last-run.json, read on its own so that status depends on the
-// file's documented fields only.
-type lastRun struct {
-	Time      time.Time `json:"time"`
-	SHA256    string    `json:"sha256"`
-	Attempts  int       `json:"attempts"`
-	ExitCode  *int      `json:"exitCode"`
-	TimedOut  bool      `json:"timedOut"`
-	Succeeded bool      `json:"succeeded"`
-	Duration  string    `json:"duration"`
-	LogPath   string    `json:"logPath"`
-}
-
-// probeUserScript reads the user script's last result and compares it with
-// the configured script.
+// probeUserScript reads the user script's last result (last-run.json) and
+// compares it with the configured script.
 func probeUserScript(root host.Root, script string) UserScript {
 	u := UserScript{Configured: script != "", State: ScriptNone}
-	b, err := os.ReadFile(root.Path(lastRunPath))
-	if errors.Is(err, fs.ErrNotExist) {
+	lr, ok, err := userscript.LastRun(root)
+	switch {
+	case err != nil:
+		u.Error = err.Error()
+		return u
+	case !ok:
 		if u.Configured {
 			u.State = ScriptPending
 		}
 		return u
 	}
-	var lr lastRun
-	if err == nil {
-		err = json.Unmarshal(b, &lr)
-	}
-	if err != nil {
-		u.Error = fmt.Sprintf("read %s: %v", lastRunPath, err)
-		return u
-	}
 	t := lr.Time.UTC()
-	u.LastRun, u.ExitCode, u.Attempts, u.TimedOut = &t, lr.ExitCode, lr.Attempts, lr.TimedOut
+	code := lr.ExitCode
+	u.LastRun, u.ExitCode, u.Attempts, u.TimedOut = &t, &code, lr.Attempts, lr.TimedOut
 	u.Duration, u.SHA256, u.Succeeded, u.LogPath = lr.Duration, lr.SHA256, lr.Succeeded, lr.LogPath
 	if u.LogPath == "" {
-		u.LogPath = userScriptLog
+		u.LogPath = userscript.LogPath
 	}
 	switch {
 	case !u.Configured:
-	case lr.SHA256 != "" && lr.SHA256 != sha256Hex([]byte(script)):
+	case lr.SHA256 != "" && lr.SHA256 != userscript.SHA256(script):
 		u.State = ScriptChanged
 	case lr.Succeeded:
 		u.State = ScriptSucceeded

@@ -24,6 +24,7 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/join"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 	"github.com/add2tkectl/add2tkectl/pkg/runtime/containerd"
+	"github.com/add2tkectl/add2tkectl/pkg/userscript"
 )
 
 func gather(t *testing.T, d Deps) (*Report, error) {
@@ -124,7 +125,7 @@ func TestEachDegradedReasonIsNamed(t *testing.T) {
 		{"user script failed", func(h *testHost, _ *Deps) {
 			h.writeLastRun(`{"time":"2026-11-27T20:06:00Z","sha256":"` + sha256Hex([]byte(h.cfg.NodePool.UserScript)) + `","attempts":3,"exitCode":2,"succeeded":false}`)
 		}, "user script failed (exit 2)"},
-		{"user script never ran", func(h *testHost, _ *Deps) { _ = os.Remove(h.root.Path(lastRunPath)) }, "user script has not run"},
+		{"user script never ran", func(h *testHost, _ *Deps) { _ = os.Remove(h.root.Path(userscript.ResultPath)) }, "user script has not run"},
 		{"user script changed", func(h *testHost, _ *Deps) { h.cfg.NodePool.UserScript = "#!/bin/bash\necho changed\n" }, "user script changed since its last run"},
 		{"runtime version", func(h *testHost, _ *Deps) { h.stopContainerd(); h.startContainerd("1.7.0") }, "drift: containerd 1.7.0, configured 1.6.20"},
 		{"kubernetes version", func(h *testHost, _ *Deps) { h.cfg.Cluster.KubernetesVersion = "1.35.5" }, "drift: kubelet v1.35.4, configured 1.35.5"},
@@ -320,7 +321,7 @@ func TestDriftOfTaints(t *testing.T) {
 // A removed success marker of an earlier user script is expected, not drift.
 func TestOldUserScriptMarkerIsNoDrift(t *testing.T) {
 	h := newHost(t)
-	marker := userScriptDir + "/.done-" + sha256Hex([]byte("old"))
+	marker := userscript.Dir + "/.done-" + sha256Hex([]byte("old"))
 	_, err := phase.Run(context.Background(), []phase.Phase{{Name: "userscript", Run: func(_ context.Context, rec phase.Recorder) error {
 		_, err := h.root.WriteFile(rec, marker, []byte("x"), 0o600)
 		return err
