@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Build kube-apiserver, kube-controller-manager, kubelet and kubectl of
+# Build kube-apiserver, kube-controller-manager, kube-scheduler, kubelet and kubectl of
 # $K8S_VERSION, and etcd $ETCD_VERSION, from the Go module proxy into a
 # version-keyed cache outside the clone. A second run with the binaries present
 # takes well under a second.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-K8S_CMDS="kube-apiserver kube-controller-manager kubelet kubectl"
+K8S_CMDS="kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl"
 
 have_all() {
 	local d=$1

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The control plane in the driver netns: etcd, kube-apiserver on
-# $DRIVER_IP:$APISERVER_PORT, kube-controller-manager, a fresh PKI, a bootstrap
-# token with kubeadm's bootstrap RBAC, and an admin kubeconfig.
+# $DRIVER_IP:$APISERVER_PORT, kube-controller-manager, kube-scheduler, a fresh
+# PKI, a bootstrap token with kubeadm's bootstrap RBAC, an admin kubeconfig,
+# and the cluster's CNI stand-in (the e2e-cni DaemonSet, see cluster_cni).
 #
 #   controlplane.sh up     start (idempotent: a running control plane is kept)
 #   controlplane.sh down   stop and remove its state
@@ -14,7 +15,6 @@ PKI=$CP/pki
 LOGS=$E2E_STATE/logs
 ADMIN_KUBECONFIG=$E2E_STATE/admin.kubeconfig
 SERVER=https://$DRIVER_IP:$APISERVER_PORT
-COMPONENTS="etcd kube-apiserver kube-controller-manager"
 
 running() {
 	local f=$CP/$1.pid
@@ -82,7 +82,9 @@ pki() {
 	cert apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client"
 	cert admin "/O=system:masters/CN=e2e-admin"
 	cert controller-manager "/CN=system:kube-controller-manager"
+	cert scheduler "/CN=system:kube-scheduler"
 	kubeconfig "$CP/controller-manager.kubeconfig" system:kube-controller-manager controller-manager
+	kubeconfig "$CP/scheduler.kubeconfig" system:kube-scheduler scheduler
 	kubeconfig "$ADMIN_KUBECONFIG.tmp" e2e-admin admin
 	mv "$ADMIN_KUBECONFIG.tmp" "$ADMIN_KUBECONFIG"
 	cp "$PKI/ca.crt" "$E2E_STATE/ca.crt"
@@ -210,9 +212,60 @@ bootstrap_objects() {
 	)
 }
 
+# cluster_cni: the cluster's network plugin, as TKE deploys cilium: a
+# DaemonSet whose pod (host network, tolerating everything) writes the node's
+# CNI configuration. Here the configuration is loopback-only, which is enough
+# for Ready, and the image is the pause image of the artifact set (busybox),
+# which add2tkectl imports, so no registry is needed. A node therefore turns
+# Ready only once the cluster has run a pod on it, as with the real thing.
+cluster_cni() {
+	log "deploying the cluster CNI stand-in (DaemonSet kube-system/e2e-cni)"
+	kubectl_admin apply -f - >/dev/null <<-'YAML'
+		apiVersion: apps/v1
+		kind: DaemonSet
+		metadata:
+		  name: e2e-cni
+		  namespace: kube-system
+		  labels: {app.kubernetes.io/name: e2e-cni}
+		spec:
+		  selector:
+		    matchLabels: {app.kubernetes.io/name: e2e-cni}
+		  template:
+		    metadata:
+		      labels: {app.kubernetes.io/name: e2e-cni}
+		    spec:
+		      hostNetwork: true
+		      priorityClassName: system-node-critical
+		      tolerations: [{operator: Exists}]
+		      automountServiceAccountToken: false
+		      enableServiceLinks: false
+		      terminationGracePeriodSeconds: 1
+		      containers:
+		      - name: cni
+		        image: registry.local/pause:3.10
+		        imagePullPolicy: Never
+		        command:
+		        - /bin/busybox
+		        - sh
+		        - -c
+		        - |
+		          f=/host/etc/cni/net.d/10-e2e-loopback.conflist
+		          /bin/busybox printf '{"cniVersion": "1.0.0", "name": "e2e-loopback", "plugins": [{"type": "loopback"}]}\n' > "$f.tmp"
+		          /bin/busybox mv "$f.tmp" "$f"
+		          exec /bin/busybox sleep inf
+		        resources:
+		          requests: {cpu: 1m, memory: 4Mi}
+		        volumeMounts:
+		        - {name: cni-conf, mountPath: /host/etc/cni/net.d}
+		      volumes:
+		      - name: cni-conf
+		        hostPath: {path: /etc/cni/net.d, type: DirectoryOrCreate}
+	YAML
+}
+
 up() {
 	local b start=$SECONDS
-	for b in "$ETCD_BIN/etcd" "$K8S_BIN/kube-apiserver" "$K8S_BIN/kube-controller-manager" "$K8S_BIN/kubectl"; do
+	for b in "$ETCD_BIN/etcd" "$K8S_BIN/kube-apiserver" "$K8S_BIN/kube-controller-manager" "$K8S_BIN/kube-scheduler" "$K8S_BIN/kubectl"; do
 		[ -x "$b" ] || die "$b missing: run scripts/e2e/build-k8s.sh"
 	done
 	"$(dirname "$0")/net.sh" up
@@ -263,13 +316,25 @@ up() {
 	wait_for "kube-controller-manager /healthz" 60 in_driver curl -fsSk --max-time 2 https://127.0.0.1:10257/healthz ||
 		die "kube-controller-manager did not become healthy; see $LOGS/kube-controller-manager.log"
 
+	start kube-scheduler "$K8S_BIN/kube-scheduler" \
+		--kubeconfig="$CP/scheduler.kubeconfig" \
+		--authentication-kubeconfig="$CP/scheduler.kubeconfig" \
+		--authorization-kubeconfig="$CP/scheduler.kubeconfig" \
+		--bind-address=127.0.0.1 --secure-port=10259 \
+		--leader-elect=false \
+		--profiling=false \
+		--v=1
+	wait_for "kube-scheduler /healthz" 60 in_driver curl -fsSk --max-time 2 https://127.0.0.1:10259/healthz ||
+		die "kube-scheduler did not become healthy; see $LOGS/kube-scheduler.log"
+
 	bootstrap_objects
+	cluster_cni
 	log "control plane up in $((SECONDS - start))s: $SERVER (KUBECONFIG=$ADMIN_KUBECONFIG)"
 }
 
 down() {
 	local c pid
-	for c in kube-controller-manager kube-apiserver etcd; do
+	for c in kube-scheduler kube-controller-manager kube-apiserver etcd; do
 		running "$c" || { rm -f "$CP/$c.pid"; continue; }
 		pid=$(cat "$CP/$c.pid")
 		log "stopping $c"

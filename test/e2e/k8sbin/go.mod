@@ -1,7 +1,7 @@
 module github.com/add2tkectl/add2tkectl/test/e2e/k8sbin
 
 // Tools module for the end-to-end environment: builds kube-apiserver,
-// kube-controller-manager, kubelet and kubectl of one Kubernetes version from
+// kube-controller-manager, kube-scheduler, kubelet and kubectl of one Kubernetes version from
 // the Go module proxy. Kept apart from the project go.mod on purpose.
 
 go 1.26.8
