@@ -98,7 +98,7 @@ start() {
 		return 0
 	fi
 	log "starting $name"
-	setsid ip netns exec "$NETNS_DRIVER" "$@" </dev/null >>"$LOGS/$name.log" 2>&1 &
+	setsid ip netns exec "$NETNS_DRIVER" "$@" </dev/null >>"$LOGS/$name.log" 2>&1 9>&- &
 	echo $! >"$CP/$name.pid"
 }
 

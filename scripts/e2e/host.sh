@@ -147,7 +147,7 @@ boot() {
 			--console=pipe \
 			--setenv=SYSTEMD_LOG_COLOR=0 \
 			/usr/local/sbin/e2e-init
-	) </dev/null >"$dir/console.log" 2>&1 &
+	) </dev/null >"$dir/console.log" 2>&1 9>&- &
 	echo $! >"$dir/nspawn.pid"
 	local nspawn=$! pid1=
 	wait_for "$h's PID 1" 15 find_pid1 "$nspawn" || die "$h did not start; see $dir/console.log"

@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -58,6 +59,14 @@ func runMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "e2e: the end-to-end tests need root (network namespaces, nspawn, cgroups)")
 		return 1
 	}
+	// One run at a time on a machine: the environment (netns names, addresses,
+	// hosts) is shared, and `make demo` takes the same lock.
+	unlock, err := lockMachine()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	defer unlock()
 	wasUp := exec.Command(filepath.Join(root, "scripts/e2e/env")).Run() == nil
 	if !wasUp && os.Getenv("E2E_KEEP") == "" {
 		defer func() {
@@ -78,6 +87,35 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	return m.Run()
+}
+
+// lockPath is shared with scripts/e2e/demo.
+const lockPath = "/run/add2tkectl-e2e.lock"
+
+// lockMachine takes the machine-wide e2e lock, waiting up to an hour for a
+// run that holds it.
+func lockMachine() (func(), error) {
+	f, err := os.OpenFile(lockPath, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(time.Hour)
+	for said := false; ; {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) || time.Now().After(deadline) {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", lockPath, err)
+		}
+		if !said {
+			fmt.Fprintf(os.Stderr, "e2e: waiting for another end-to-end run or demo to finish (%s)\n", lockPath)
+			said = true
+		}
+		time.Sleep(time.Second)
+	}
+	return func() { f.Close() }, nil
 }
 
 func repoRoot() (string, error) {
