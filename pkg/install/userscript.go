@@ -2,20 +2,37 @@ package install
 
 import (
 	"context"
-	"errors"
 
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
+	"github.com/add2tkectl/add2tkectl/pkg/userscript"
 )
 
+// userScriptPhase runs the pool's custom script once per content, after the
+// node is Ready (the join phase before it waited for that).
 func (s *steps) userScriptPhase() phase.Phase {
+	deps := func() (userscript.Deps, error) {
+		name, err := NodeName(s.d.Root)
+		if err != nil {
+			return userscript.Deps{}, err
+		}
+		return userscript.Deps{Root: s.d.Root, Log: s.d.Log.WithField("phase", "userscript"), Config: s.d.Config, NodeName: name}, nil
+	}
 	return phase.Phase{
 		Name:        "userscript",
 		Description: "run the node pool's user script",
 		Satisfied: func(context.Context) (bool, error) {
-			return s.d.Config.NodePool.UserScript == "", nil
+			d, err := deps()
+			if err != nil {
+				return false, err
+			}
+			return userscript.Satisfied(d)
 		},
-		Run: func(context.Context, phase.Recorder) error {
-			return errors.New("not implemented yet")
+		Run: func(ctx context.Context, rec phase.Recorder) error {
+			d, err := deps()
+			if err != nil {
+				return err
+			}
+			return userscript.Run(ctx, d, rec)
 		},
 	}
 }
