@@ -276,6 +276,24 @@ func TestDetectStaleCredentials(t *testing.T) {
 	}
 }
 
+// The kubelet bootstraps again into the same paths; a client built in the
+// same process afterwards must use the new certificate, not a cached one.
+func TestNewClientSeesCredentialsRewrittenInPlace(t *testing.T) {
+	s := newAPIServer(t)
+	d, _ := joinedHost(t, s)
+	if reason, err := DetectStaleCredentials(context.Background(), d); err != nil || reason != "" {
+		t.Fatalf("good credentials: %q, %v", reason, err)
+	}
+	kubeletConf(t, d.Root, s.URL, s.ca.pem, newCA(t).issue(t, "system:node:n1", time.Now().Add(time.Hour), false))
+	if reason, _ := DetectStaleCredentials(context.Background(), d); !strings.Contains(reason, "(401)") {
+		t.Errorf("after the certificate was replaced by one of another CA: %q, want a 401", reason)
+	}
+	kubeletConf(t, d.Root, s.URL, s.ca.pem, s.ca.issue(t, "system:node:n1", time.Now().Add(time.Hour), false))
+	if ok, err := Satisfied(context.Background(), d); err != nil || !ok {
+		t.Errorf("after a fresh certificate: Satisfied = %v, %v", ok, err)
+	}
+}
+
 func TestRemoveStaleCredentialsKeepsTheBootstrapKubeconfig(t *testing.T) {
 	root := bootstrapped(t)
 	writeFile(t, root, PKIDir+"/kubelet.crt", []byte("serving"))

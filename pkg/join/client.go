@@ -67,8 +67,36 @@ func RESTConfig(root host.Root, p string, timeout time.Duration) (*rest.Config, 
 	if err != nil {
 		return nil, fmt.Errorf("kubeconfig %s: %w; remove it so the kubelet bootstraps again", full, err)
 	}
+	if err := inlineTLSFiles(cfg); err != nil {
+		return nil, fmt.Errorf("kubeconfig %s: %w; remove it so the kubelet bootstraps again", full, err)
+	}
 	cfg.Timeout = timeout
 	cfg.UserAgent = "add2tkectl"
 	cfg.QPS, cfg.Burst = 20, 40
 	return cfg, nil
+}
+
+// inlineTLSFiles reads the certificate files into the config. client-go
+// caches a transport per file path and rereads the files only every few
+// minutes, so after the kubelet bootstraps again (same paths, new
+// certificate) a client built from paths would go on with the old one.
+func inlineTLSFiles(cfg *rest.Config) error {
+	for _, f := range []struct {
+		path *string
+		data *[]byte
+	}{
+		{&cfg.CertFile, &cfg.CertData},
+		{&cfg.KeyFile, &cfg.KeyData},
+		{&cfg.CAFile, &cfg.CAData},
+	} {
+		if *f.path == "" {
+			continue
+		}
+		b, err := os.ReadFile(*f.path)
+		if err != nil {
+			return err
+		}
+		*f.data, *f.path = b, ""
+	}
+	return nil
 }
