@@ -112,3 +112,24 @@ func RemoveIPTablesChains(ctx context.Context) (removed []string, err error) {
 	}
 	return removed, nil
 }
+
+// PlanIPTablesChains names the chains RemoveIPTablesChains would delete now.
+func PlanIPTablesChains(ctx context.Context) ([]string, error) {
+	var out []string
+	for _, bin := range []string{"iptables", "ip6tables"} {
+		save, err := exec.LookPath(bin + "-save")
+		if err != nil {
+			continue
+		}
+		dump, err := exec.CommandContext(ctx, save).Output()
+		if err != nil {
+			return out, fmt.Errorf("%s-save: %w", bin, err)
+		}
+		for _, l := range strings.Split(iptablesCleanupScript(dump), "\n") {
+			if c, ok := strings.CutPrefix(l, "-X "); ok {
+				out = append(out, bin+":"+c)
+			}
+		}
+	}
+	return out, nil
+}

@@ -166,3 +166,104 @@ func removeSameDevice(path string, dev uint64) error {
 	}
 	return nil
 }
+
+// mountEntry is one line of mountinfo: its ID, its parent's ID, where.
+type mountEntry struct {
+	ID, Parent int
+	Point      string
+}
+
+func parseMountInfo(r io.Reader) ([]mountEntry, error) {
+	var out []mountEntry
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) < 5 {
+			continue
+		}
+		var e mountEntry
+		if _, err := fmt.Sscanf(f[0]+" "+f[1], "%d %d", &e.ID, &e.Parent); err != nil {
+			continue
+		}
+		e.Point = filepath.Clean(unescapeMountPath(f[4]))
+		out = append(out, e)
+	}
+	return out, sc.Err()
+}
+
+func readMountInfo() ([]mountEntry, error) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return parseMountInfo(f)
+}
+
+// treeMounts lists what to unmount at or below dir, deepest first, a point
+// once per mount stacked on it. With keepBase, the bottom mount at dir
+// itself is kept — a directory that existed before install may be the
+// operator's data disk — while mounts stacked on it and below it go.
+func treeMounts(all []mountEntry, dir string, keepBase bool) []string {
+	dir = filepath.Clean(dir)
+	byID := map[int]mountEntry{}
+	for _, e := range all {
+		byID[e.ID] = e
+	}
+	var out []string
+	for _, e := range all {
+		if e.Point != dir && !strings.HasPrefix(e.Point, dir+"/") {
+			continue
+		}
+		// The bottom mount at a point is the one whose parent is elsewhere.
+		if keepBase && e.Point == dir && byID[e.Parent].Point != dir {
+			continue
+		}
+		out = append(out, e.Point)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		return strings.Count(out[i], "/") > strings.Count(out[j], "/")
+	})
+	return out
+}
+
+// PlanUnmountTree returns what UnmountTree would unmount now.
+func PlanUnmountTree(dir string, keepBase bool) ([]string, error) {
+	all, err := readMountInfo()
+	if err != nil {
+		return nil, err
+	}
+	return treeMounts(all, dir, keepBase), nil
+}
+
+// UnmountTree unmounts everything at or below dir, deepest first, keeping
+// the bottom mount at dir itself when keepBase (see treeMounts). A busy
+// mount is detached so it leaves the tree at once.
+func UnmountTree(dir string, keepBase bool) ([]string, error) {
+	var done []string
+	for attempt := 0; attempt < 16; attempt++ {
+		ms, err := PlanUnmountTree(dir, keepBase)
+		if err != nil {
+			return done, err
+		}
+		if len(ms) == 0 {
+			return done, nil
+		}
+		// One layer per point and pass: the next pass sees what is left.
+		seen := map[string]bool{}
+		for _, m := range ms {
+			if seen[m] {
+				continue
+			}
+			seen[m] = true
+			if err := unix.Unmount(m, 0); err != nil && err != unix.EINVAL && err != unix.ENOENT {
+				if err2 := unix.Unmount(m, unix.MNT_DETACH); err2 != nil {
+					return done, fmt.Errorf("unmount %s: %w; find what holds it with `fuser -vm %s` and run uninstall again", m, err, m)
+				}
+			}
+			done = append(done, m)
+		}
+	}
+	return done, fmt.Errorf("mounts under %s keep coming back; stop what creates them and retry", dir)
+}

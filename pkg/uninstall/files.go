@@ -1,0 +1,298 @@
+package uninstall
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/add2tkectl/add2tkectl/pkg/kubelet"
+	"github.com/add2tkectl/add2tkectl/pkg/phase"
+	"github.com/add2tkectl/add2tkectl/pkg/systemd"
+)
+
+// removal is everything the files step removes, as host paths.
+type removal struct {
+	files []phase.FileRecord // the journal's files, outside StateDir
+	dirs  []string           // the journal's directories, deepest first
+	trees []string           // products of our services, removed whole
+	// emptied are directories install did not create whose entries are
+	// the service's: the kubelet's root, the runtime's data dir.
+	emptied []emptied
+}
+
+type emptied struct {
+	dir  string
+	keep func(name string) bool // an entry that is not the service's
+}
+
+func (u *Uninstall) removal() removal {
+	var r removal
+	keptData := ""
+	if u.d.KeepData {
+		keptData = u.dataDir()
+	}
+	for _, f := range u.d.Journal.Files() {
+		if within(f.Path, StateDir) || (keptData != "" && within(f.Path, keptData)) {
+			continue
+		}
+		r.files = append(r.files, f)
+	}
+	for _, d := range u.d.Journal.Dirs() {
+		if keptData != "" && within(keptData, d) {
+			continue // the data dir, or a directory holding it
+		}
+		r.dirs = append(r.dirs, path.Clean(d))
+	}
+	sort.SliceStable(r.dirs, func(i, j int) bool { return len(r.dirs[i]) > len(r.dirs[j]) })
+	for _, unit := range u.units() {
+		for _, p := range products[unit] {
+			if keptData != "" && within(keptData, p) {
+				continue
+			}
+			r.trees = append(r.trees, p)
+		}
+	}
+	if u.hasUnit(kubelet.UnitName) {
+		netns, _ := filepath.Glob(u.d.Root.Path("/run/netns/cni-*"))
+		for _, n := range netns {
+			r.trees = append(r.trees, "/run/netns/"+filepath.Base(n))
+		}
+	}
+	if u.hasUnit(kubelet.UnitName) && !u.ours(kubelet.RootDir) {
+		r.emptied = append(r.emptied, emptied{dir: kubelet.RootDir})
+	}
+	if kind := u.runtimeKind(); kind != "" && len(u.d.Journal.Units()) > 0 && !u.d.KeepData {
+		if dd := u.dataDir(); dd != "" && !u.ours(dd) {
+			r.emptied = append(r.emptied, emptied{dir: dd, keep: func(name string) bool { return !runtimeData(kind, name) }})
+		}
+	}
+	if u.installed() {
+		r.trees = append(r.trees, CacheDir)
+	}
+	return r
+}
+
+func (u *Uninstall) exists(p string) bool {
+	_, err := os.Lstat(u.d.Root.Path(p))
+	return err == nil
+}
+
+func (u *Uninstall) planFiles(context.Context) ([]string, error) {
+	r := u.removal()
+	var plan []string
+	for _, f := range r.files {
+		if u.exists(f.Path) {
+			plan = append(plan, "remove "+f.Path)
+		}
+	}
+	for _, d := range r.dirs {
+		if u.exists(d) {
+			plan = append(plan, "remove "+d+"/ and everything in it")
+		}
+	}
+	for _, t := range r.trees {
+		if u.exists(t) {
+			plan = append(plan, "remove "+t+" (made by a service we installed)")
+		}
+	}
+	for _, e := range r.emptied {
+		names, err := u.entries(e)
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range names {
+			plan = append(plan, "remove "+path.Join(e.dir, n))
+		}
+	}
+	return plan, nil
+}
+
+// entries are the names in an emptied directory that go.
+func (u *Uninstall) entries(e emptied) ([]string, error) {
+	des, err := os.ReadDir(u.d.Root.Path(e.dir))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, de := range des {
+		if e.keep == nil || !e.keep(de.Name()) {
+			out = append(out, de.Name())
+		}
+	}
+	return out, nil
+}
+
+// runFiles removes exactly the journal's files (a file changed since
+// install is removed too, with a warning: it exists only because install
+// wrote it), reloads systemd when unit files went, removes the journal's
+// directories and the services' products — never through a mount — and
+// then the empty parents install left (/etc/cni, /opt/cni ...).
+func (u *Uninstall) runFiles(ctx context.Context) error {
+	r := u.removal()
+	var errs []error
+	var removed []string
+	unitsGone := false
+	for _, f := range r.files {
+		full := u.d.Root.Path(f.Path)
+		st, err := os.Lstat(full)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if st.IsDir() {
+			u.warn("files", "%s is a directory now, not the file install wrote: left alone", f.Path)
+			continue
+		}
+		if st.Mode().IsRegular() && f.SHA256 != "" {
+			if sum, err := fileSHA256(full); err == nil && sum != f.SHA256 {
+				u.warn("files", "%s changed after install (sha256 %s, install wrote %s); removed anyway, as install put it there", f.Path, short(sum), short(f.SHA256))
+			}
+		}
+		if err := os.Remove(full); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("remove %s: %w", full, err))
+			continue
+		}
+		removed = append(removed, f.Path)
+		unitsGone = unitsGone || within(f.Path, systemd.UnitDir)
+	}
+	if unitsGone || len(u.d.Journal.Units()) > 0 {
+		m, err := u.systemd(ctx)
+		if err == nil {
+			err = m.DaemonReload(ctx)
+		}
+		if err == nil {
+			for _, unit := range u.d.Journal.Units() {
+				_ = m.ResetFailed(ctx, unit) // not failed, or already forgotten: fine
+			}
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, d := range r.dirs {
+		if protected[d] {
+			u.warn("files", "the journal lists %s as created by install; it is a system directory and is left alone", d)
+			continue
+		}
+		if err := u.removeAll(d); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		removed = append(removed, d)
+	}
+	for _, t := range r.trees {
+		if err := u.removeAll(t); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		removed = append(removed, t)
+	}
+	for _, e := range r.emptied {
+		names, err := u.entries(e)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, n := range names {
+			if err := u.removeAll(path.Join(e.dir, n)); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	u.pruneParents(removed)
+	return errors.Join(errs...)
+}
+
+// removeAll deletes the host path p and what is in it, refusing to go
+// through a mount (RemoveAll).
+func (u *Uninstall) removeAll(p string) error {
+	full := u.d.Root.Path(p)
+	if _, err := os.Lstat(full); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err := RemoveAll(full); err != nil {
+		return fmt.Errorf("remove %s: %w", full, err)
+	}
+	return nil
+}
+
+// pruneParents removes the directories left empty above removed paths,
+// up to a system directory: install's MkdirAll made them.
+func (u *Uninstall) pruneParents(removed []string) {
+	for _, p := range removed {
+		for dir := path.Dir(path.Clean(p)); !protected[dir] && dir != "/" && dir != "."; dir = path.Dir(dir) {
+			err := os.Remove(u.d.Root.Path(dir))
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				break // not empty (or not ours to judge): stop here
+			}
+		}
+	}
+}
+
+func (u *Uninstall) planState(context.Context) ([]string, error) {
+	if u.exists(StateDir) {
+		return []string{"remove " + StateDir + "/ (the journal last)"}, nil
+	}
+	return nil, nil
+}
+
+// runState removes add2tkectl's state, the journal last: until then, an
+// interrupted uninstall still knows what to remove when run again.
+func (u *Uninstall) runState(context.Context) error {
+	dir := u.d.Root.Path(StateDir)
+	des, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	journal := path.Base(phase.JournalPath)
+	for _, de := range des {
+		if de.Name() == journal {
+			continue
+		}
+		if err := RemoveAll(filepath.Join(dir, de.Name())); err != nil {
+			return err
+		}
+	}
+	if err := os.Remove(u.d.Root.Path(phase.JournalPath)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err := os.Remove(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove %s: %w", dir, err)
+	}
+	return nil
+}
+
+func fileSHA256(p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func short(sum string) string {
+	if len(sum) > 12 {
+		return sum[:12]
+	}
+	return strings.TrimSpace(sum)
+}

@@ -1,0 +1,223 @@
+package uninstall
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/add2tkectl/add2tkectl/pkg/config"
+	"github.com/add2tkectl/add2tkectl/pkg/host"
+	"github.com/add2tkectl/add2tkectl/pkg/join"
+	"github.com/add2tkectl/add2tkectl/pkg/kubelet"
+	"github.com/add2tkectl/add2tkectl/pkg/phase"
+	"github.com/add2tkectl/add2tkectl/pkg/runtime/containerd"
+	"github.com/add2tkectl/add2tkectl/pkg/runtime/docker"
+	"github.com/add2tkectl/add2tkectl/pkg/systemd"
+)
+
+// LabelUninstalled marks a Node whose host was uninstalled, for the control
+// plane to delete: the node's own credentials may not (RBAC).
+const LabelUninstalled = "add2tke.tke.cloud.tencent.com/uninstalled"
+
+// Host paths of add2tkectl's own state. StateDir (the journal, stamps, the
+// verified manifest) goes last, so an interrupted uninstall can run again;
+// LogDir stays: it is the operator's record of what install and uninstall did.
+const (
+	StateDir = "/var/lib/add2tkectl"
+	CacheDir = "/var/cache/add2tkectl"
+	LogDir   = "/var/log/add2tkectl"
+)
+
+// Deps is what uninstall needs, passed in explicitly.
+type Deps struct {
+	Root host.Root
+	Log  logrus.FieldLogger
+	// Journal is what install recorded; an empty one means nothing to remove
+	// but what the configuration names.
+	Journal *phase.Journal
+	// Config is the effective configuration, or nil when it cannot be
+	// loaded: the journal then says what the runtime and its data dir are.
+	Config *config.NodePoolJoin
+	// Systemd connects to the service manager; called at most once.
+	Systemd func(ctx context.Context) (systemd.Manager, error)
+	// KeepData keeps the container runtime's data directory.
+	KeepData bool
+	// Kubeconfig (a path on this machine) of a user allowed to delete the
+	// Node; empty means cordon and label it with the node's own credentials.
+	Kubeconfig string
+	// NodeName is the Node this host registered as.
+	NodeName string
+	// NewClient builds API clients; nil means join.NewClient.
+	NewClient join.ClientFactory
+	// APITimeout bounds each request to the API server.
+	APITimeout time.Duration
+	// Live acts on the running kernel and network too (interfaces,
+	// iptables, sysctls, swap, leftover processes): the root is "/".
+	Live bool
+	// Containers removes the pods' containers through the runtime; nil
+	// means the containerd or docker client on the socket under Root.
+	Containers func(kind string) ContainerRemover
+}
+
+// Uninstall holds one run: the steps share the service manager and collect
+// what they plan and warn about for the operator.
+type Uninstall struct {
+	d Deps
+
+	sysOnce sync.Once
+	sys     systemd.Manager
+	sysErr  error
+
+	mu       sync.Mutex
+	plans    map[string][]string
+	warnings []string
+}
+
+// New prepares an uninstall; Steps lists what it does.
+func New(d Deps) *Uninstall {
+	if d.Journal == nil {
+		d.Journal = &phase.Journal{}
+	}
+	if d.Log == nil {
+		d.Log = logrus.StandardLogger()
+	}
+	if d.NewClient == nil {
+		d.NewClient = join.NewClient
+	}
+	if d.APITimeout <= 0 {
+		d.APITimeout = 10 * time.Second
+	}
+	return &Uninstall{d: d, plans: map[string][]string{}}
+}
+
+// Report is what the steps planned (each step's actions as found when it
+// was checked) and the warnings of the run, for the operator and -o json.
+type Report struct {
+	Plan     map[string][]string `json:"plan,omitempty"`
+	Warnings []string            `json:"warnings,omitempty"`
+}
+
+// Report returns what the run planned and warned about so far.
+func (u *Uninstall) Report() Report {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	r := Report{Plan: map[string][]string{}, Warnings: append([]string(nil), u.warnings...)}
+	for k, v := range u.plans {
+		if len(v) > 0 {
+			r.Plan[k] = append([]string(nil), v...)
+		}
+	}
+	return r
+}
+
+func (u *Uninstall) warn(step, format string, a ...any) {
+	msg := fmt.Sprintf(format, a...)
+	u.d.Log.WithField("step", step).Warn(msg)
+	u.mu.Lock()
+	u.warnings = append(u.warnings, step+": "+msg)
+	u.mu.Unlock()
+}
+
+func (u *Uninstall) setPlan(step string, actions []string) {
+	u.mu.Lock()
+	u.plans[step] = actions
+	u.mu.Unlock()
+}
+
+func (u *Uninstall) systemd(ctx context.Context) (systemd.Manager, error) {
+	u.sysOnce.Do(func() {
+		if u.d.Systemd == nil {
+			u.sysErr = fmt.Errorf("no service manager")
+			return
+		}
+		u.sys, u.sysErr = u.d.Systemd(ctx)
+	})
+	return u.sys, u.sysErr
+}
+
+// units are the journal's units in the order to stop them: the kubelet
+// first (it would restart what is removed under it), then the sockets (a
+// connection to one would start its service again), the CRI shim, the
+// runtimes.
+func (u *Uninstall) units() []string {
+	order := map[string]int{kubelet.UnitName: 0, docker.CRIDockerdSocketU: 1, docker.DockerSocket: 2, docker.CRIDockerdService: 3, docker.DockerService: 4, containerd.UnitName: 5}
+	units := u.d.Journal.Units()
+	sort.SliceStable(units, func(i, j int) bool {
+		oi, ok := order[units[i]]
+		if !ok {
+			oi = 9
+		}
+		oj, ok := order[units[j]]
+		if !ok {
+			oj = 9
+		}
+		return oi < oj
+	})
+	return units
+}
+
+func (u *Uninstall) hasUnit(name string) bool {
+	for _, n := range u.d.Journal.Units() {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
+
+// runtimeKind is the runtime install set up: the journal's units say,
+// the configuration otherwise.
+func (u *Uninstall) runtimeKind() string {
+	switch {
+	case u.hasUnit(docker.DockerService):
+		return config.RuntimeDocker
+	case u.hasUnit(containerd.UnitName):
+		return config.RuntimeContainerd
+	case u.d.Config != nil:
+		return u.d.Config.NodePool.Runtime.Kind
+	}
+	return ""
+}
+
+// dataDir is the runtime's data directory (nodePool.runtime.dataDir), or
+// the runtime's default when the configuration is unknown.
+func (u *Uninstall) dataDir() string {
+	if u.d.Config != nil && u.d.Config.NodePool.Runtime.DataDir != "" {
+		return path.Clean(u.d.Config.NodePool.Runtime.DataDir)
+	}
+	switch u.runtimeKind() {
+	case config.RuntimeDocker:
+		return "/var/lib/docker"
+	case config.RuntimeContainerd:
+		return "/var/lib/containerd"
+	}
+	return ""
+}
+
+// ours reports whether install created the directory p (the journal lists
+// it); a directory that existed before (a data disk's mount point) is not.
+func (u *Uninstall) ours(p string) bool {
+	for _, d := range u.d.Journal.Dirs() {
+		if path.Clean(d) == path.Clean(p) {
+			return true
+		}
+	}
+	return false
+}
+
+// installed reports whether the journal shows anything of an install.
+func (u *Uninstall) installed() bool {
+	j := u.d.Journal
+	return len(j.Files()) > 0 || len(j.Dirs()) > 0 || len(j.Units()) > 0 || len(j.Values()) > 0
+}
+
+func within(p, dir string) bool {
+	p, dir = path.Clean(p), path.Clean(dir)
+	return p == dir || dir == "/" || strings.HasPrefix(p, dir+"/")
+}
