@@ -333,15 +333,20 @@ up() {
 }
 
 down() {
-	local c pid
+	local c pid pids=()
+	# TERM them all at once (setsid made each the leader of its process group),
+	# then wait for each, bounded.
 	for c in kube-scheduler kube-controller-manager kube-apiserver etcd; do
-		running "$c" || { rm -f "$CP/$c.pid"; continue; }
-		pid=$(cat "$CP/$c.pid")
-		log "stopping $c"
-		# setsid made the process group leader the ip-netns-exec'ed component.
-		kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-		wait_for "$c to exit" 15 bash -c "! kill -0 $pid" || kill -KILL -- "-$pid" 2>/dev/null || true
+		if running "$c"; then
+			pid=$(cat "$CP/$c.pid")
+			log "stopping $c"
+			kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+			pids+=("$pid")
+		fi
 		rm -f "$CP/$c.pid"
+	done
+	for pid in "${pids[@]}"; do
+		wait_for "process $pid to exit" 15 bash -c "! kill -0 $pid" || kill -KILL -- "-$pid" 2>/dev/null || true
 	done
 	rm -rf "$CP" "$ADMIN_KUBECONFIG" "$E2E_STATE/ca.crt" "$E2E_STATE/bootstrap.kubeconfig" "$E2E_STATE/bootstrap-token"
 }

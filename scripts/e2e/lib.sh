@@ -109,3 +109,18 @@ join_cgroups_of() {
 		echo "$BASHPID" >"$mnt$path/cgroup.procs" 2>/dev/null || true
 	done < <(awk '$3 == "cgroup" || $3 == "cgroup2" {print $2}' /proc/mounts)
 }
+
+# lock_machine: one user of the environment at a time on this machine (it is
+# shared: netns names, addresses, hosts). Entry points (up, down, reset, demo)
+# call it; the Go harness takes the same lock and sets E2E_LOCKED=1 for the
+# scripts it runs. Waits up to an hour for the holder.
+E2E_LOCK=/run/add2tkectl-e2e.lock
+lock_machine() {
+	[ -z "${E2E_LOCKED:-}" ] || return 0
+	exec 9>"$E2E_LOCK"
+	if ! flock -n 9; then
+		log "waiting for another end-to-end run or demo to finish ($E2E_LOCK)"
+		flock -w 3600 9 || die "gave up waiting for $E2E_LOCK"
+	fi
+	export E2E_LOCKED=1
+}

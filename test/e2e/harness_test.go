@@ -67,6 +67,7 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer unlock()
+	os.Setenv("E2E_LOCKED", "1") // the scripts run under this lock
 	wasUp := exec.Command(filepath.Join(root, "scripts/e2e/env")).Run() == nil
 	if !wasUp && os.Getenv("E2E_KEEP") == "" {
 		defer func() {
@@ -89,7 +90,7 @@ func runMain(m *testing.M) int {
 	return m.Run()
 }
 
-// lockPath is shared with scripts/e2e/demo.
+// lockPath is shared with scripts/e2e (lock_machine in lib.sh).
 const lockPath = "/run/add2tkectl-e2e.lock"
 
 // lockMachine takes the machine-wide e2e lock, waiting up to an hour for a
