@@ -237,6 +237,16 @@ func (s *steps) kubeletRun(ctx context.Context, rec phase.Recorder) error {
 	if err != nil {
 		return err
 	}
+	// Credentials of an earlier join (another cluster, an expired or
+	// foreign certificate) would keep the kubelet from bootstrapping anew.
+	if jd, err := s.joinDeps(ctx); err == nil {
+		if reason, err := join.DetectStaleCredentials(ctx, jd); err == nil && reason != "" {
+			s.d.Log.WithField("phase", "kubelet").Warnf("removing the kubelet's stale credentials (%s) so that it bootstraps again", reason)
+			if err := join.RemoveStaleCredentials(s.d.Root); err != nil {
+				return err
+			}
+		}
+	}
 	_, err = kubelet.Install(ctx, d)
 	return err
 }
