@@ -105,3 +105,61 @@ func TestUnmountUnderHandlesStackedAndNested(t *testing.T) {
 		t.Fatalf("left mounted: %v", ms)
 	}
 }
+
+func TestTreeMountsKeepsOnlyTheBaseOfADirWeDidNotCreate(t *testing.T) {
+	// 20 is the data disk at /data; 30 the kubelet's bind of it onto itself
+	// (stacked); 40 an overlay below it; 50 a neighbour with a common prefix.
+	in := `1 0 8:1 / / rw - ext4 /dev/sda1 rw
+20 1 8:2 / /data rw - ext4 /dev/sdb rw
+30 20 8:2 / /data rw - ext4 /dev/sdb rw
+40 30 0:50 / /data/overlay2/x/merged rw - overlay overlay rw
+50 1 0:51 / /data2 rw - tmpfs tmpfs rw
+`
+	all, err := parseMountInfo(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(treeMounts(all, "/data", true), ","), "/data/overlay2/x/merged,/data"; got != want {
+		t.Errorf("keepBase: %s, want %s", got, want)
+	}
+	if got, want := strings.Join(treeMounts(all, "/data", false), ","), "/data/overlay2/x/merged,/data,/data"; got != want {
+		t.Errorf("all: %s, want %s", got, want)
+	}
+}
+
+// A directory install did not create that is a mount point (a data disk)
+// keeps that mount; what is mounted on top and below goes.
+func TestUnmountTreeKeepsTheOperatorsMount(t *testing.T) {
+	needMount(t)
+	dir := filepath.Join(t.TempDir(), "data")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=1m"); err != nil {
+		t.Skipf("tmpfs mount not permitted here: %v", err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(dir, unix.MNT_DETACH) })
+	if err := os.WriteFile(filepath.Join(dir, "disk-marker"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	inner := filepath.Join(dir, "overlay", "merged")
+	if err := os.MkdirAll(inner, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", inner, "tmpfs", 0, "size=1m"); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount(dir, dir, "", unix.MS_BIND, ""); err != nil { // stacked, as the kubelet does
+		t.Fatal(err)
+	}
+	if _, err := UnmountTree(dir, true); err != nil {
+		t.Fatal(err)
+	}
+	ms, _ := MountsUnder(dir)
+	if len(ms) != 1 || ms[0] != dir {
+		t.Fatalf("mounts left: %v, want only the base at %s", ms, dir)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "disk-marker")); err != nil {
+		t.Fatalf("the disk's content is gone: %v", err)
+	}
+}
