@@ -7,12 +7,12 @@
 #
 # The host must have joined with the bundled binary in /root, e.g. after
 #   E2E_KEEP=1 go test -tags e2e ./test/e2e -run TestStatusOfAJoinedHost
-# (which leaves host3 joined and healthy); then
-#   scripts/bench-status.sh [HOST] [RUNS]     # host3, 10
+# (which leaves host1 joined and healthy); then
+#   scripts/bench-status.sh [HOST] [RUNS]     # host1, 10
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-HOST=${1:-host3}
+HOST=${1:-host1}
 RUNS=${2:-10}
 
 bin=$(scripts/e2e/exec "$HOST" sh -c 'ls /root/add2tkectl-* 2>/dev/null | head -1')

@@ -71,7 +71,7 @@ func hasProblem(rep status.Report, prefix string) bool {
 // repaired it exits 0 again. It logs status's wall time on the joined host
 // (scripts/bench-status.sh measures the same on demand).
 func TestStatusOfAJoinedHost(t *testing.T) {
-	h := env.FreshHost(t, "host3")
+	h := env.FreshHost(t, "host1")
 	bin := h.InstallBundle(t, env.Bundle(t))
 
 	// Before install: not installed, exit 1.
@@ -83,7 +83,7 @@ func TestStatusOfAJoinedHost(t *testing.T) {
 	h.Run(t, 10*time.Minute, bin, "install")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if _, err := env.WaitNodeReady(ctx, "host3"); err != nil {
+	if _, err := env.WaitNodeReady(ctx, "host1"); err != nil {
 		t.Fatal(err)
 	}
 
@@ -93,7 +93,7 @@ func TestStatusOfAJoinedHost(t *testing.T) {
 		t.Errorf("healthy host: healthy %v, install %+v", rep.Healthy, rep.Install)
 	}
 	n := rep.Node
-	if !n.APIReachable || !n.Ready || n.InternalIP != h.IP || rep.NodeName != "host3" {
+	if !n.APIReachable || !n.Ready || n.InternalIP != h.IP || rep.NodeName != "host1" {
 		t.Errorf("node = %+v (name %q)", n, rep.NodeName)
 	}
 	for k, v := range map[string]string{"tke.cloud.tencent.com/location": "idc-e2e-01", "example.com/rack": "r42"} {
