@@ -4,6 +4,7 @@
 #   host.sh boot HOST    boot hostN (host1..host3) on a fresh overlay of the rootfs
 #   host.sh kill HOST    stop it: SIGKILL its PID 1, unmount, remove its cgroups
 #   host.sh reset HOST   kill, drop its overlay upper dir and data dirs, boot again
+#                        (nothing to do when it booted and nothing ran in it since)
 #   host.sh down HOST    kill and remove its state and network namespace
 #
 # Each host: netns a2t-hostN (10.77.0.1N), overlay root at $E2E_STATE/hosts/HOST/root,
@@ -155,6 +156,8 @@ boot() {
 	echo "$pid1" >"$dir/pid"
 	wait_for "$h's systemd to finish booting" 60 host_booted "$pid1" ||
 		die "$h did not boot; see $dir/console.log and: scripts/e2e/exec $h systemctl --failed"
+	# "untouched" until the first scripts/e2e/exec: a reset may skip this boot
+	: >"$dir/untouched"
 	log "$h up in $((SECONDS - start))s (PID 1 = $pid1, state $(host_state "$pid1"))"
 }
 
@@ -179,7 +182,7 @@ kill_host() {
 		wait_for "$h's systemd-nspawn to exit" 20 bash -c "! kill -0 $nspawn" ||
 			{ log "systemd-nspawn $nspawn of $h still alive; killing it"; kill -KILL "$nspawn" 2>/dev/null || true; }
 	fi
-	rm -f "$dir/pid" "$dir/nspawn.pid"
+	rm -f "$dir/pid" "$dir/nspawn.pid" "$dir/untouched"
 	if mountpoint -q "$dir/root" 2>/dev/null; then
 		umount "$dir/root" || umount -l "$dir/root"
 	fi
@@ -212,7 +215,12 @@ wipe() {
 }
 
 reset() {
-	local start=$SECONDS
+	local start=$SECONDS dir
+	dir=$(host_dir "$1")
+	if [ -e "$dir/untouched" ] && [ -n "$(host_pid "$1")" ]; then
+		log "$1 is pristine (booted, nothing run in it yet)"
+		return 0
+	fi
 	kill_host "$1"
 	wipe "$1"
 	boot "$1"
