@@ -324,7 +324,7 @@ func (e *Env) CollectLogs(t *testing.T, hosts ...*Host) {
 		t.Logf("collect logs: %v", err)
 		return
 	}
-	for _, f := range []string{"etcd.log", "kube-apiserver.log", "kube-controller-manager.log", "cosserver.log"} {
+	for _, f := range []string{"etcd.log", "kube-apiserver.log", "kube-controller-manager.log", "kube-scheduler.log", "cosserver.log"} {
 		if data, err := os.ReadFile(filepath.Join(e.Vars["E2E_LOGS"], f)); err == nil {
 			_ = os.WriteFile(filepath.Join(dir, f), data, 0o644)
 		}
