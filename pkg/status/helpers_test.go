@@ -78,6 +78,7 @@ type testHost struct {
 	node     *corev1.Node
 	api      kubernetes.Interface
 	rtServer *grpc.Server
+	rtDone   chan struct{}
 }
 
 func newHost(t testing.TB) *testHost {
@@ -229,13 +230,18 @@ func (h *testHost) startContainerd(version string) {
 	}
 	s := grpc.NewServer()
 	versionapi.RegisterVersionServer(s, versionServer{version: version})
-	go func() { _ = s.Serve(l) }()
-	h.rtServer = s
-	h.t.Cleanup(s.Stop)
+	done := make(chan struct{})
+	go func() { _ = s.Serve(l); close(done) }()
+	h.rtServer, h.rtDone = s, done
+	h.t.Cleanup(h.stopContainerd)
 }
 
+// stopContainerd stops the server and waits for Serve to return: a Serve
+// that starts after Stop closes (and unlinks) the socket path, which must
+// not happen to the next server's socket.
 func (h *testHost) stopContainerd() {
 	h.rtServer.Stop()
+	<-h.rtDone
 }
 
 func (h *testHost) deps() Deps {
