@@ -164,6 +164,9 @@ func (s *Settings) Apply(ctx context.Context, rec phase.Recorder) ([]string, err
 		changed = append(changed, fmt.Sprintf("set %s=%s (was %s)", kv.Key, kv.Value, v))
 	}
 
+	if err := s.recordKubeletSysctls(rec); err != nil {
+		return changed, err
+	}
 	c, err := s.swapOff(ctx, rec)
 	return append(changed, c...), err
 }
@@ -222,7 +225,7 @@ func (s *Settings) Revert(ctx context.Context, values map[string]string) error {
 	}
 
 	ours := map[string]string{}
-	for _, kv := range s.Sysctls {
+	for _, kv := range append(append([]Sysctl(nil), KubeletSysctls...), s.Sysctls...) {
 		ours[kv.Key] = kv.Value
 	}
 	keys := make([]string, 0, len(values))
