@@ -82,9 +82,10 @@ func (r *containerdRemover) List(ctx context.Context) ([]string, error) {
 	return ids, nil
 }
 
-// RemoveAll kills each container's processes (SIGKILL to all of them: a
-// pod may share its PID namespace), deletes its task, then the container
-// with its snapshot.
+// RemoveAll kills each container's task (SIGKILL to its init process:
+// the rest of its PID namespace dies with it), waits for it to exit,
+// deletes the task, then the container with its snapshot. Each container
+// gets its own deadline, so one that hangs does not keep the others.
 func (r *containerdRemover) RemoveAll(ctx context.Context) (int, error) {
 	c, err := r.client()
 	if err != nil {
@@ -98,21 +99,42 @@ func (r *containerdRemover) RemoveAll(ctx context.Context) (int, error) {
 	var errs []error
 	n := 0
 	for _, ctr := range cs {
-		if task, err := ctr.Task(ctx, nil); err == nil {
-			_ = task.Kill(ctx, syscall.SIGKILL, client.WithKillAll)
-			if _, err := task.Delete(ctx, client.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
-				errs = append(errs, fmt.Errorf("containerd: delete task %s: %w", ctr.ID(), err))
-			}
-		} else if !errdefs.IsNotFound(err) {
-			errs = append(errs, fmt.Errorf("containerd: task of %s: %w", ctr.ID(), err))
-		}
-		if err := ctr.Delete(ctx, client.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
-			errs = append(errs, fmt.Errorf("containerd: delete container %s: %w", ctr.ID(), err))
+		if err := removeContainer(ctx, ctr); err != nil {
+			errs = append(errs, err)
 			continue
 		}
 		n++
 	}
 	return n, errors.Join(errs...)
+}
+
+// perContainer bounds the removal of one container.
+const perContainer = 10 * time.Second
+
+func removeContainer(parent context.Context, ctr client.Container) error {
+	ctx, cancel := context.WithTimeout(parent, perContainer)
+	defer cancel()
+	task, err := ctr.Task(ctx, nil)
+	switch {
+	case err == nil:
+		exited, werr := task.Wait(ctx)
+		if err := task.Kill(ctx, syscall.SIGKILL); err == nil && werr == nil {
+			select {
+			case <-exited:
+			case <-ctx.Done():
+				return fmt.Errorf("containerd: container %s did not exit after SIGKILL: %w", ctr.ID(), ctx.Err())
+			}
+		}
+		if _, err := task.Delete(ctx); err != nil && !errdefs.IsNotFound(err) {
+			return fmt.Errorf("containerd: delete task %s: %w", ctr.ID(), err)
+		}
+	case !errdefs.IsNotFound(err):
+		return fmt.Errorf("containerd: task of %s: %w", ctr.ID(), err)
+	}
+	if err := ctr.Delete(ctx, client.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("containerd: delete container %s: %w", ctr.ID(), err)
+	}
+	return nil
 }
 
 // dockerRemover speaks dockerd's HTTP API on its socket; the kubelet's

@@ -12,8 +12,10 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
+	"github.com/add2tkectl/add2tkectl/pkg/install"
 	"github.com/add2tkectl/add2tkectl/pkg/kubelet"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 	"github.com/add2tkectl/add2tkectl/pkg/systemd"
@@ -32,6 +34,7 @@ type removal struct {
 type emptied struct {
 	dir  string
 	keep func(name string) bool // an entry that is not the service's
+	mode os.FileMode            // permissions to set back; 0 for none
 }
 
 func (u *Uninstall) removal() removal {
@@ -72,7 +75,11 @@ func (u *Uninstall) removal() removal {
 	}
 	if kind := u.runtimeKind(); kind != "" && len(u.d.Journal.Units()) > 0 && !u.d.KeepData {
 		if dd := u.dataDir(); dd != "" && !u.ours(dd) {
-			r.emptied = append(r.emptied, emptied{dir: dd, keep: func(name string) bool { return !runtimeData(kind, name) }})
+			e := emptied{dir: dd, keep: func(name string) bool { return !runtimeData(kind, name) }}
+			if m, err := strconv.ParseUint(u.d.Journal.Values()[install.KeyDataDirMode], 8, 32); err == nil {
+				e.mode = os.FileMode(m).Perm()
+			}
+			r.emptied = append(r.emptied, e)
 		}
 	}
 	if u.installed() {
@@ -111,6 +118,9 @@ func (u *Uninstall) planFiles(context.Context) ([]string, error) {
 		}
 		for _, n := range names {
 			plan = append(plan, "remove "+path.Join(e.dir, n))
+		}
+		if st, err := os.Stat(u.d.Root.Path(e.dir)); err == nil && e.mode != 0 && st.Mode().Perm() != e.mode {
+			plan = append(plan, fmt.Sprintf("set the permissions of %s back to %04o", e.dir, e.mode))
 		}
 	}
 	return plan, nil
@@ -210,6 +220,11 @@ func (u *Uninstall) runFiles(ctx context.Context) error {
 		}
 		for _, n := range names {
 			if err := u.removeAll(path.Join(e.dir, n)); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if e.mode != 0 {
+			if err := os.Chmod(u.d.Root.Path(e.dir), e.mode); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				errs = append(errs, err)
 			}
 		}

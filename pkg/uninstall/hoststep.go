@@ -87,7 +87,7 @@ func (u *Uninstall) planHost(context.Context) ([]string, error) {
 		}
 	}
 	ours := map[string]string{}
-	for _, kv := range u.settings().Sysctls {
+	for _, kv := range append(append([]host.Sysctl(nil), host.KubeletSysctls...), u.settings().Sysctls...) {
 		ours[kv.Key] = kv.Value
 	}
 	values := u.d.Journal.Values()

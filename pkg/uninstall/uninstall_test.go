@@ -25,6 +25,7 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/binary"
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
+	"github.com/add2tkectl/add2tkectl/pkg/install"
 	"github.com/add2tkectl/add2tkectl/pkg/join"
 	"github.com/add2tkectl/add2tkectl/pkg/kubelet"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
@@ -394,8 +395,19 @@ func TestDataDirNotOursLosesOnlyTheRuntimesEntries(t *testing.T) {
 	f.write("/data/containerd/io.containerd.metadata.v1.bolt/meta.db", "bolt")
 	f.write("/data/containerd/tmpmounts/.keep", "")
 	f.write("/data/containerd/lost+found/x", "fsck")
+	// install recorded the disk's permissions; containerd then made it 0700.
+	mode := phase.Phase{Name: "runtime", Run: func(_ context.Context, rec phase.Recorder) error { return rec.Set(install.KeyDataDirMode, "0751") }}
+	if _, err := phase.Run(context.Background(), []phase.Phase{mode}, phase.Options{Root: f.root.Dir}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(f.root.Path("/data/containerd"), 0o700); err != nil {
+		t.Fatal(err)
+	}
 	if _, _, err := f.run(false); err != nil {
 		t.Fatal(err)
+	}
+	if st, err := os.Stat(f.root.Path("/data/containerd")); err != nil || st.Mode().Perm() != 0o751 {
+		t.Errorf("data dir permissions after uninstall: %v %v, want the recorded 0751", st.Mode(), err)
 	}
 	if f.exists("/data/containerd/io.containerd.metadata.v1.bolt") || f.exists("/data/containerd/tmpmounts") {
 		t.Error("the runtime's data was kept")
