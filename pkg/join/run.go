@@ -40,7 +40,10 @@ type Result struct {
 	LabelsRemoved      []string   `json:"labelsRemoved,omitempty"`
 	TaintDrift         TaintDrift `json:"taintDrift"`
 	CredentialsRenewed bool       `json:"credentialsRenewed,omitempty"`
-	Changed            bool       `json:"changed"`
+	// UninstallMarkCleared: the Node carried LabelUninstalled from an
+	// earlier uninstall, which this join took off.
+	UninstallMarkCleared bool `json:"uninstallMarkCleared,omitempty"`
+	Changed              bool `json:"changed"`
 }
 
 // Run waits for the kubelet's TLS bootstrap and its Node, applies the
@@ -66,6 +69,9 @@ func Run(ctx context.Context, d Deps, rec phase.Recorder) (Result, error) {
 	if err := j.firstJoin(rec, node); err != nil {
 		return j.res, err
 	}
+	if err := j.clearUninstalled(ctx, client, node); err != nil {
+		return j.res, err
+	}
 	if err := j.cordon(ctx, rec, client, node); err != nil {
 		return j.res, err
 	}
@@ -77,7 +83,7 @@ func Run(ctx context.Context, d Deps, rec phase.Recorder) (Result, error) {
 		return j.res, err
 	}
 	r := j.res
-	r.Changed = r.Cordoned || len(r.LabelsSet) > 0 || len(r.LabelsRemoved) > 0 || r.CredentialsRenewed
+	r.Changed = r.Cordoned || len(r.LabelsSet) > 0 || len(r.LabelsRemoved) > 0 || r.CredentialsRenewed || r.UninstallMarkCleared
 	return r, nil
 }
 

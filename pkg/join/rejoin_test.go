@@ -1,0 +1,39 @@
+package join
+
+import (
+	"context"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/add2tkectl/add2tkectl/pkg/config"
+)
+
+// A host uninstalled (Node cordoned and marked for deletion) and installed
+// again under the same Node: the join takes the mark off and lifts the
+// uninstall's cordon when the pool does not want one.
+func TestRunClearsTheUninstallMarkOfANodeJoinedAgain(t *testing.T) {
+	for _, cordon := range []bool{false, true} {
+		root := bootstrapped(t)
+		n := testNode("n1", "uid-1", ready(corev1.ConditionTrue, "", ""),
+			withLabels(map[string]string{config.LabelLocation: "idc-sh-01", LabelUninstalled: "true", "other": "x"}), withTaints(configuredTaint))
+		n.Spec.Unschedulable = true
+		c := fake.NewClientset(n)
+		j := newJournal() // uninstall removed the journal
+		d := testDeps(t, root, j, clients(map[string]kubernetes.Interface{KubeletKubeconfig: c}))
+		d.Config.NodePool.Cordon = cordon
+		res, err := Run(context.Background(), d, j)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := getNode(t, c, "n1")
+		if _, marked := got.Labels[LabelUninstalled]; marked || got.Labels["other"] != "x" {
+			t.Errorf("cordon %v: labels after the join %v", cordon, got.Labels)
+		}
+		if got.Spec.Unschedulable != cordon || !res.UninstallMarkCleared || !res.Changed {
+			t.Errorf("cordon %v: unschedulable %v, result %+v", cordon, got.Spec.Unschedulable, res)
+		}
+	}
+}
