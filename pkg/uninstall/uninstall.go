@@ -23,7 +23,7 @@ import (
 
 // LabelUninstalled marks a Node whose host was uninstalled, for the control
 // plane to delete: the node's own credentials may not (RBAC).
-const LabelUninstalled = "add2tke.tke.cloud.tencent.com/uninstalled"
+const LabelUninstalled = join.LabelUninstalled
 
 // Host paths of add2tkectl's own state. StateDir (the journal, stamps, the
 // verified manifest) goes last, so an interrupted uninstall can run again;
