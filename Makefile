@@ -4,7 +4,7 @@ COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X github.com/add2tkectl/add2tkectl/pkg/cli.version=$(VERSION) -X github.com/add2tkectl/add2tkectl/pkg/cli.commit=$(COMMIT)
 GO      ?= go
 
-.PHONY: build test lint fmt check deps bench-download
+.PHONY: build test lint fmt check deps bench-download release-check release-snapshot
 
 # check is README's test command: everything CI runs, from a fresh machine.
 check: deps build lint test e2e
@@ -30,3 +30,14 @@ bench-download: build
 	scripts/bench-download.sh
 
 include scripts/e2e/e2e.mk
+
+# Release builds: linux amd64 + arm64 static binaries with SHA256SUMS.
+GORELEASER := $(shell go env GOPATH)/bin/goreleaser
+$(GORELEASER):
+	$(GO) install github.com/goreleaser/goreleaser/v2@v2.15.1
+
+release-check: $(GORELEASER)
+	$(GORELEASER) check
+
+release-snapshot: $(GORELEASER)
+	$(GORELEASER) release --snapshot --clean
