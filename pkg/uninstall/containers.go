@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"sort"
 	"strings"
 	"syscall"
 	"time"
@@ -24,6 +25,9 @@ import (
 
 // k8sNamespace is containerd's namespace of the CRI (the kubelet's pods).
 const k8sNamespace = "k8s.io"
+
+// criKindLabel tells the CRI's sandboxes ("sandbox") from containers.
+const criKindLabel = "io.cri-containerd.kind"
 
 // ContainerRemover removes the Kubernetes containers and sandboxes of a
 // runtime through its API, so the runtime unmounts their root filesystems
@@ -96,6 +100,15 @@ func (r *containerdRemover) RemoveAll(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("containerd: list containers: %w", err)
 	}
+	// Sandboxes last: a pod's shim serves all its containers and exits
+	// when its sandbox's task is deleted, stranding the others.
+	sandbox := map[string]bool{}
+	for _, ctr := range cs {
+		if l, err := ctr.Labels(ctx); err == nil && l[criKindLabel] == "sandbox" {
+			sandbox[ctr.ID()] = true
+		}
+	}
+	sort.SliceStable(cs, func(i, j int) bool { return !sandbox[cs[i].ID()] && sandbox[cs[j].ID()] })
 	var errs []error
 	n := 0
 	for _, ctr := range cs {

@@ -1,5 +1,3 @@
-// Package uninstall gives the host back: it stops and removes what install
-// recorded, never deleting through a mount point.
 package uninstall
 
 import (
