@@ -126,16 +126,10 @@ func (s *Settings) Apply(ctx context.Context, rec phase.Recorder) ([]string, err
 		changed = append(changed, "loaded kernel module "+m)
 	}
 
-	paths := []string{ModulesLoadFile, SysctlFile}
-	files := s.files()
-	for _, p := range paths {
-		c, err := s.Root.WriteFile(rec, p, files[p], 0o644)
-		if err != nil {
-			return changed, err
-		}
-		if c {
-			changed = append(changed, "wrote "+p)
-		}
+	wrote, err := s.writeFiles(rec)
+	changed = append(changed, wrote...)
+	if err != nil {
+		return changed, err
 	}
 
 	for _, kv := range s.Sysctls {

@@ -54,15 +54,10 @@ func Plan() binary.Plan {
 	return binary.Plan{Component: Component, Items: []binary.Item{{Artifact: Artifact, Dst: BinaryPath, Mode: 0o755}}}
 }
 
-type file struct {
-	data []byte
-	mode fs.FileMode
-}
-
-// Files renders every file the kubelet component writes, by host path, and
-// the warnings to give the operator. Pure but for reading the pause
-// image's name from its artifact.
-func Files(d Deps) (map[string]file, []string, error) {
+// Files renders every file the kubelet component writes but its binary, by
+// host path, and the warnings to give the operator. Pure but for reading
+// the pause image's name from its artifact.
+func Files(d Deps) (map[string]host.File, []string, error) {
 	c := d.Config
 	sandbox, err := images.SandboxImage(d.Artifacts)
 	if err != nil {
@@ -103,13 +98,13 @@ func Files(d Deps) (map[string]file, []string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return map[string]file{
-		ConfigPath:                               {r.Config, 0o644},
-		FlagsPath:                                {r.FlagsEnv, 0o644},
-		BootstrapKubeconfig:                      {kc, 0o600}, // holds the bootstrap token
-		CAPath:                                   {ca, 0o644},
-		systemd.UnitPath(UnitName):               {unit, 0o644},
-		systemd.DropInPath(UnitName, DropInName): {drop, 0o644},
+	return map[string]host.File{
+		ConfigPath:                               {Data: r.Config, Mode: 0o644},
+		FlagsPath:                                {Data: r.FlagsEnv, Mode: 0o644},
+		BootstrapKubeconfig:                      {Data: kc, Mode: 0o600}, // holds the bootstrap token
+		CAPath:                                   {Data: ca, Mode: 0o644},
+		systemd.UnitPath(UnitName):               {Data: unit, Mode: 0o644},
+		systemd.DropInPath(UnitName, DropInName): {Data: drop, Mode: 0o644},
 	}, r.Warnings, nil
 }
 
@@ -122,29 +117,34 @@ func Service(root host.Root) systemd.Service {
 	return systemd.Service{Unit: UnitName, Files: files}
 }
 
-// Install makes the kubelet installed, configured, enabled and running. It
-// restarts it only when a file it reads changed.
-func Install(ctx context.Context, d Deps) (changed bool, err error) {
+// WriteFiles puts the kubelet's files in place and starts nothing: its
+// directories, its binary when binaries is set (render without artifacts
+// has none), and Files; it records them, the unit, and the version of a
+// binary it installed. Install and render share it. It returns the host
+// paths it changed.
+func WriteFiles(d Deps, binaries bool) (changed []string, err error) {
 	log := d.Log.WithField("component", Component)
 	files, warnings, err := Files(d)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	for _, w := range warnings {
 		log.Warn(w)
 	}
 	for _, dir := range Dirs {
 		if err := binary.EnsureDir(d.Root, d.Recorder, dir, 0o755); err != nil {
-			return false, err
+			return nil, err
 		}
 	}
-	bins, err := Plan().Install(d.Root, d.Recorder, d.Artifacts)
-	if err != nil {
-		return false, err
-	}
-	filesChanged, unitChanged := len(bins) > 0, false
-	if filesChanged {
-		log.WithField("file", BinaryPath).Info("installed")
+	if binaries {
+		bins, err := Plan().Install(d.Root, d.Recorder, d.Artifacts)
+		if err != nil {
+			return nil, err
+		}
+		for _, b := range bins {
+			log.WithField("file", b).Info("installed")
+		}
+		changed = append(changed, bins...)
 	}
 	paths := make([]string, 0, len(files))
 	for p := range files {
@@ -152,21 +152,37 @@ func Install(ctx context.Context, d Deps) (changed bool, err error) {
 	}
 	sort.Strings(paths)
 	for _, p := range paths {
-		did, err := d.Root.WriteFile(d.Recorder, p, files[p].data, files[p].mode)
+		did, err := d.Root.WriteFile(d.Recorder, p, files[p].Data, files[p].Mode)
 		if err != nil {
-			return false, err
+			return changed, err
 		}
 		if did {
 			log.WithField("file", p).Info("rendered")
-			filesChanged = true
-			unitChanged = unitChanged || p == systemd.UnitPath(UnitName) || p == systemd.DropInPath(UnitName, DropInName)
+			changed = append(changed, p)
 		}
 	}
 	if err := d.Recorder.Unit(UnitName); err != nil {
+		return changed, err
+	}
+	if binaries {
+		if err := d.Recorder.Set("kubelet.version", d.Config.Cluster.KubernetesVersion); err != nil {
+			return changed, err
+		}
+	}
+	return changed, nil
+}
+
+// Install makes the kubelet installed, configured, enabled and running. It
+// restarts it only when a file it reads changed.
+func Install(ctx context.Context, d Deps) (changed bool, err error) {
+	log := d.Log.WithField("component", Component)
+	wrote, err := WriteFiles(d, true)
+	if err != nil {
 		return false, err
 	}
-	if err := d.Recorder.Set("kubelet.version", d.Config.Cluster.KubernetesVersion); err != nil {
-		return false, err
+	filesChanged, unitChanged := len(wrote) > 0, false
+	for _, p := range wrote {
+		unitChanged = unitChanged || p == systemd.UnitPath(UnitName) || p == systemd.DropInPath(UnitName, DropInName)
 	}
 	did, err := Service(d.Root).Ensure(ctx, d.Systemd, unitChanged, filesChanged)
 	if err != nil {
@@ -199,7 +215,7 @@ func Satisfied(ctx context.Context, d Deps) (bool, error) {
 		return false, err
 	}
 	for p, f := range files {
-		if ok, err := binary.SameFile(d.Root.Path(p), f.data, f.mode); err != nil || !ok {
+		if ok, err := binary.SameFile(d.Root.Path(p), f.Data, f.Mode); err != nil || !ok {
 			return false, err
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 	"github.com/add2tkectl/add2tkectl/pkg/redact"
 )
@@ -43,11 +44,8 @@ func Run(ctx context.Context, d Deps, rec phase.Recorder) error {
 		}
 		return err
 	}
-	if err := prepareDir(d, rec); err != nil {
+	if _, err := WriteScript(d.Root, rec, script); err != nil {
 		return err
-	}
-	if _, err := d.Root.WriteFile(rec, ScriptPath, []byte(script), 0o700); err != nil {
-		return fmt.Errorf("write the user script: %w", err)
 	}
 	logFile, err := os.OpenFile(d.Root.Path(LogPath), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
@@ -103,13 +101,27 @@ func Run(ctx context.Context, d Deps, rec phase.Recorder) error {
 	return markDone(d, rec, sha)
 }
 
+// WriteScript writes the script at ScriptPath (0700) in Dir, recording
+// both, and runs nothing: Run and render share it. It reports whether the
+// file changed.
+func WriteScript(root host.Root, rec phase.Recorder, script string) (bool, error) {
+	if err := prepareDir(root, rec); err != nil {
+		return false, err
+	}
+	changed, err := root.WriteFile(rec, ScriptPath, []byte(script), 0o700)
+	if err != nil {
+		return false, fmt.Errorf("write the user script: %w", err)
+	}
+	return changed, nil
+}
+
 // prepareDir creates Dir owner-only: the script and its log may say more
 // about the host than other users should read.
-func prepareDir(d Deps, rec phase.Recorder) error {
+func prepareDir(root host.Root, rec phase.Recorder) error {
 	if err := rec.Dir(Dir); err != nil {
 		return err
 	}
-	full := d.Root.Path(Dir)
+	full := root.Path(Dir)
 	if err := os.MkdirAll(full, 0o700); err != nil {
 		return fmt.Errorf("create %s: %w", full, err)
 	}

@@ -68,25 +68,22 @@ func Dirs(c *config.NodePoolJoin) []string {
 	return []string{c.NodePool.Runtime.DataDir, "/etc/containerd", CNIConfDir, CNIBinDir}
 }
 
-// rendered is every file install renders, by host path.
-type rendered struct {
-	files       map[string][]byte
-	unit        []byte
-	sysResource bool
-}
-
-func render(d Deps) (rendered, error) {
+// Files renders every file containerd's component writes but its
+// binaries, by host path, and the warnings to give the operator. Pure but
+// for reading the pause image's name from its artifact and asking
+// CapSysResource.
+func Files(d Deps) (map[string]host.File, []string, error) {
 	capf := d.CapSysResource
 	if capf == nil {
 		capf = HasCapSysResource
 	}
 	sysRes, err := capf()
 	if err != nil {
-		return rendered{}, err
+		return nil, nil, err
 	}
 	sandbox, err := images.SandboxImage(d.Artifacts)
 	if err != nil {
-		return rendered{}, err
+		return nil, nil, err
 	}
 	cfg, err := RenderConfig(ConfigParams{
 		Version:             d.Config.NodePool.Runtime.Version,
@@ -96,17 +93,20 @@ func render(d Deps) (rendered, error) {
 		RestrictOOMScoreAdj: !sysRes,
 	})
 	if err != nil {
-		return rendered{}, err
+		return nil, nil, err
 	}
 	unit, err := RenderUnit(UnitParams{RaiseLimits: sysRes})
 	if err != nil {
-		return rendered{}, err
+		return nil, nil, err
 	}
-	return rendered{
-		files:       map[string][]byte{ConfigPath: cfg, systemd.UnitPath(UnitName): unit},
-		unit:        unit,
-		sysResource: sysRes,
-	}, nil
+	var warnings []string
+	if !sysRes {
+		warnings = append(warnings, "no CAP_SYS_RESOURCE: containerd gets restrict_oom_score_adj = true and its unit keeps the default limits; give the host that capability for production nodes")
+	}
+	return map[string]host.File{
+		ConfigPath:                 {Data: cfg, Mode: 0o644},
+		systemd.UnitPath(UnitName): {Data: unit, Mode: 0o644},
+	}, warnings, nil
 }
 
 // Service is containerd's unit with every file it reads.
@@ -118,51 +118,72 @@ func Service(root host.Root) systemd.Service {
 	return systemd.Service{Unit: UnitName, Files: files}
 }
 
+// WriteFiles puts containerd's files in place and starts nothing: its
+// directories, its binaries when binaries is set (render without artifacts
+// has none), and Files; it records them, the unit, and the version of
+// binaries it installed. Install and render share it. It returns the host
+// paths it changed.
+func WriteFiles(d Deps, binaries bool) (changed []string, err error) {
+	log := d.Log.WithField("component", Component)
+	if d.Config.NodePool.Runtime.Kind != config.RuntimeContainerd {
+		return nil, fmt.Errorf("containerd install called for runtime %q", d.Config.NodePool.Runtime.Kind)
+	}
+	files, warnings, err := Files(d)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range warnings {
+		log.Warn(w)
+	}
+	for _, dir := range Dirs(d.Config) {
+		if err := binary.EnsureDir(d.Root, d.Recorder, dir, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	if binaries {
+		bins, err := Plan(d.Artifacts).Install(d.Root, d.Recorder, d.Artifacts)
+		if err != nil {
+			return nil, err
+		}
+		for _, b := range bins {
+			log.WithField("file", b).Info("installed")
+		}
+		changed = append(changed, bins...)
+	}
+	for _, p := range sortedKeys(files) {
+		did, err := d.Root.WriteFile(d.Recorder, p, files[p].Data, files[p].Mode)
+		if err != nil {
+			return changed, err
+		}
+		if did {
+			log.WithField("file", p).Info("rendered")
+			changed = append(changed, p)
+		}
+	}
+	if err := d.Recorder.Unit(UnitName); err != nil {
+		return changed, err
+	}
+	if binaries {
+		if err := d.Recorder.Set("containerd.version", d.Config.NodePool.Runtime.Version); err != nil {
+			return changed, err
+		}
+	}
+	return changed, nil
+}
+
 // Install makes containerd installed, configured, enabled and answering.
 // It writes only what differs and restarts containerd only when a file it
 // reads changed (running containers survive: KillMode=process).
 func Install(ctx context.Context, d Deps) (changed bool, err error) {
 	log := d.Log.WithField("component", Component)
-	if d.Config.NodePool.Runtime.Kind != config.RuntimeContainerd {
-		return false, fmt.Errorf("containerd install called for runtime %q", d.Config.NodePool.Runtime.Kind)
-	}
-	r, err := render(d)
+	wrote, err := WriteFiles(d, true)
 	if err != nil {
 		return false, err
 	}
-	if !r.sysResource {
-		log.Warn("no CAP_SYS_RESOURCE: containerd gets restrict_oom_score_adj = true and its unit keeps the default limits; give the host that capability for production nodes")
-	}
-	for _, dir := range Dirs(d.Config) {
-		if err := binary.EnsureDir(d.Root, d.Recorder, dir, 0o755); err != nil {
-			return false, err
-		}
-	}
-	bins, err := Plan(d.Artifacts).Install(d.Root, d.Recorder, d.Artifacts)
-	if err != nil {
-		return false, err
-	}
-	for _, b := range bins {
-		log.WithField("file", b).Info("installed")
-	}
-	filesChanged := len(bins) > 0
+	filesChanged := len(wrote) > 0
 	unitChanged := false
-	for _, p := range sortedKeys(r.files) {
-		did, err := d.Root.WriteFile(d.Recorder, p, r.files[p], 0o644)
-		if err != nil {
-			return false, err
-		}
-		if did {
-			log.WithField("file", p).Info("rendered")
-			filesChanged = true
-			unitChanged = unitChanged || p == systemd.UnitPath(UnitName)
-		}
-	}
-	if err := d.Recorder.Unit(UnitName); err != nil {
-		return false, err
-	}
-	if err := d.Recorder.Set("containerd.version", d.Config.NodePool.Runtime.Version); err != nil {
-		return false, err
+	for _, p := range wrote {
+		unitChanged = unitChanged || p == systemd.UnitPath(UnitName)
 	}
 	did, err := Service(d.Root).Ensure(ctx, d.Systemd, unitChanged, filesChanged)
 	if err != nil {
@@ -190,12 +211,12 @@ func Satisfied(ctx context.Context, d Deps) (bool, error) {
 	if ok, err := Plan(d.Artifacts).Satisfied(d.Root, d.Artifacts); err != nil || !ok {
 		return false, err
 	}
-	r, err := render(d)
+	files, _, err := Files(d)
 	if err != nil {
 		return false, err
 	}
-	for p, want := range r.files {
-		if ok, err := binary.SameFile(d.Root.Path(p), want, 0o644); err != nil || !ok {
+	for p, want := range files {
+		if ok, err := binary.SameFile(d.Root.Path(p), want.Data, want.Mode); err != nil || !ok {
 			return false, err
 		}
 	}
@@ -207,7 +228,7 @@ func Satisfied(ctx context.Context, d Deps) (bool, error) {
 	return Service(d.Root).Satisfied(ctx, d.Systemd)
 }
 
-func sortedKeys(m map[string][]byte) []string {
+func sortedKeys(m map[string]host.File) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)

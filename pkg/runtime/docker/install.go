@@ -75,48 +75,56 @@ func Units(c *config.NodePoolJoin) []string {
 	return u
 }
 
-func render(d Deps) (map[string][]byte, bool, error) {
+// Files renders every file docker's component writes but its binaries,
+// by host path, all 0644, and the warnings to give the operator. Pure but
+// for reading the pause image's name from its artifact and asking
+// CapSysResource.
+func Files(d Deps) (map[string]host.File, []string, error) {
 	capf := d.CapSysResource
 	if capf == nil {
 		capf = containerd.HasCapSysResource
 	}
 	sysRes, err := capf()
 	if err != nil {
-		return nil, false, err
+		return nil, nil, err
 	}
 	sandbox, err := images.SandboxImage(d.Artifacts)
 	if err != nil {
-		return nil, false, err
+		return nil, nil, err
 	}
 	up := UnitParams{RaiseLimits: sysRes, SandboxImage: sandbox}
-	files := map[string][]byte{}
+	files := map[string]host.File{}
 	add := func(p string, b []byte, err error) error {
-		files[p] = b
+		files[p] = host.File{Data: b, Mode: 0o644}
 		return err
 	}
 	dj, err := RenderDaemonJSON(DaemonParams{DataRoot: d.Config.NodePool.Runtime.DataDir})
 	if err := add(DaemonJSONPath, dj, err); err != nil {
-		return nil, false, err
+		return nil, nil, err
 	}
 	b, err := RenderDockerService(up)
 	if err := add(systemd.UnitPath(DockerService), b, err); err != nil {
-		return nil, false, err
+		return nil, nil, err
 	}
 	b, err = RenderDockerSocket()
 	if err := add(systemd.UnitPath(DockerSocket), b, err); err != nil {
-		return nil, false, err
+		return nil, nil, err
 	}
 	if d.Config.NeedsCRIDockerd() {
 		b, err = RenderCRIDockerdService(up)
 		if err := add(systemd.UnitPath(CRIDockerdService), b, err); err != nil {
-			return nil, false, err
+			return nil, nil, err
 		}
 		b, err = RenderCRIDockerdSocket()
 		if err := add(systemd.UnitPath(CRIDockerdSocketU), b, err); err != nil {
-			return nil, false, err
+			return nil, nil, err
 		}
 	}
-	return files, sysRes, nil
+	var warnings []string
+	if !sysRes {
+		warnings = append(warnings, "no CAP_SYS_RESOURCE: the docker units keep the default limits and OOM score; give the host that capability for production nodes")
+	}
+	return files, warnings, nil
 }
 
 // services are the units with the files each reads.
@@ -138,34 +146,37 @@ func services(root host.Root, c *config.NodePoolJoin) []systemd.Service {
 	return out
 }
 
-// Install makes docker (and cri-dockerd when Kubernetes needs it)
-// installed, configured, enabled and answering; restarts only what reads a
-// changed file.
-func Install(ctx context.Context, d Deps) (changed bool, err error) {
+// WriteFiles puts docker's files in place and starts nothing: its
+// directories, its binaries when binaries is set (render without artifacts
+// has none), and Files; it records them, the units, and the version of
+// binaries it installed. Install and render share it. It returns the host
+// paths it changed.
+func WriteFiles(d Deps, binaries bool) (changed []string, err error) {
 	log := d.Log.WithField("component", Component)
 	if d.Config.NodePool.Runtime.Kind != config.RuntimeDocker {
-		return false, fmt.Errorf("docker install called for runtime %q", d.Config.NodePool.Runtime.Kind)
+		return nil, fmt.Errorf("docker install called for runtime %q", d.Config.NodePool.Runtime.Kind)
 	}
-	files, sysRes, err := render(d)
+	files, warnings, err := Files(d)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	if !sysRes {
-		log.Warn("no CAP_SYS_RESOURCE: the docker units keep the default limits and OOM score; give the host that capability for production nodes")
+	for _, w := range warnings {
+		log.Warn(w)
 	}
 	for _, dir := range Dirs(d.Config) {
 		if err := binary.EnsureDir(d.Root, d.Recorder, dir, 0o755); err != nil {
-			return false, err
+			return nil, err
 		}
 	}
-	bins, err := Plan(d.Config, d.Artifacts).Install(d.Root, d.Recorder, d.Artifacts)
-	if err != nil {
-		return false, err
-	}
-	changedPaths := map[string]bool{}
-	for _, b := range bins {
-		log.WithField("file", b).Info("installed")
-		changedPaths[d.Root.Path(b)] = true
+	if binaries {
+		bins, err := Plan(d.Config, d.Artifacts).Install(d.Root, d.Recorder, d.Artifacts)
+		if err != nil {
+			return nil, err
+		}
+		for _, b := range bins {
+			log.WithField("file", b).Info("installed")
+		}
+		changed = append(changed, bins...)
 	}
 	paths := make([]string, 0, len(files))
 	for p := range files {
@@ -173,22 +184,40 @@ func Install(ctx context.Context, d Deps) (changed bool, err error) {
 	}
 	sort.Strings(paths)
 	for _, p := range paths {
-		did, err := d.Root.WriteFile(d.Recorder, p, files[p], 0o644)
+		did, err := d.Root.WriteFile(d.Recorder, p, files[p].Data, files[p].Mode)
 		if err != nil {
-			return false, err
+			return changed, err
 		}
 		if did {
 			log.WithField("file", p).Info("rendered")
-			changedPaths[d.Root.Path(p)] = true
+			changed = append(changed, p)
 		}
 	}
 	for _, u := range Units(d.Config) {
 		if err := d.Recorder.Unit(u); err != nil {
-			return false, err
+			return changed, err
 		}
 	}
-	if err := d.Recorder.Set("docker.version", d.Config.NodePool.Runtime.Version); err != nil {
+	if binaries {
+		if err := d.Recorder.Set("docker.version", d.Config.NodePool.Runtime.Version); err != nil {
+			return changed, err
+		}
+	}
+	return changed, nil
+}
+
+// Install makes docker (and cri-dockerd when Kubernetes needs it)
+// installed, configured, enabled and answering; restarts only what reads a
+// changed file.
+func Install(ctx context.Context, d Deps) (changed bool, err error) {
+	log := d.Log.WithField("component", Component)
+	wrote, err := WriteFiles(d, true)
+	if err != nil {
 		return false, err
+	}
+	changedPaths := map[string]bool{}
+	for _, p := range wrote {
+		changedPaths[d.Root.Path(p)] = true
 	}
 	var did []string
 	svcs := services(d.Root, d.Config)
@@ -233,12 +262,12 @@ func Satisfied(ctx context.Context, d Deps) (bool, error) {
 	if ok, err := Plan(d.Config, d.Artifacts).Satisfied(d.Root, d.Artifacts); err != nil || !ok {
 		return false, err
 	}
-	files, _, err := render(d)
+	files, _, err := Files(d)
 	if err != nil {
 		return false, err
 	}
 	for p, want := range files {
-		if ok, err := binary.SameFile(d.Root.Path(p), want, 0o644); err != nil || !ok {
+		if ok, err := binary.SameFile(d.Root.Path(p), want.Data, want.Mode); err != nil || !ok {
 			return false, err
 		}
 	}
