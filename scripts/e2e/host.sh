@@ -174,6 +174,9 @@ kill_host() {
 	dir=$(host_dir "$h")
 	pid1=$(host_pid "$h")
 	nspawn=$(nspawn_pid_of "$h")
+	# A frozen cgroup (runc freezes a container while it sets device rules,
+	# and leaves it FROZEN when killed meanwhile) keeps SIGKILL from landing.
+	thaw "$h"
 	if [ -n "$pid1" ]; then
 		log "stopping $h (SIGKILL to its PID 1 $pid1)"
 		kill -KILL "$pid1" 2>/dev/null || true
@@ -188,12 +191,27 @@ kill_host() {
 	fi
 	# Anything still in the host's cgroups (there should be nothing) goes too.
 	local d p
+	thaw "$h"
 	while read -r d; do
 		[ -d "$d" ] || continue
 		for p in $(find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
 	done < <(cgroup_dirs "$h")
 	wait_for "$h's cgroups to empty" 10 cgroups_empty "$h" || log "warning: processes remain in $h's cgroups"
 	remove_cgroups "$h"
+}
+
+# thaw HOST: every frozen cgroup of the host, v1 (freezer.state) and v2 (cgroup.freeze).
+thaw() {
+	local d f
+	while read -r d; do
+		[ -d "$d" ] || continue
+		while read -r f; do
+			case $f in
+			*/freezer.state) [ "$(cat "$f" 2>/dev/null)" = THAWED ] || echo THAWED >"$f" 2>/dev/null || true ;;
+			*/cgroup.freeze) [ "$(cat "$f" 2>/dev/null)" = 0 ] || echo 0 >"$f" 2>/dev/null || true ;;
+			esac
+		done < <(find "$d" \( -name freezer.state -o -name cgroup.freeze \) 2>/dev/null)
+	done < <(cgroup_dirs "$1")
 }
 
 cgroups_empty() {

@@ -148,20 +148,25 @@ const containerdConfig = `version = 2
     conf_dir = "/etc/cni/net.d"
 `
 
-// Upstream's unit, less OOMScoreAdjust and LimitNOFILE=infinity: both need
-// CAP_SYS_RESOURCE, which these machines lack.
+// containerd's upstream unit. Without CAP_SYS_RESOURCE systemd clamps the
+// limits and skips OOMScoreAdjust ("assuming containerized execution").
 const containerdUnit = `[Unit]
 Description=containerd container runtime
 After=network.target local-fs.target
 
 [Service]
+ExecStartPre=-/sbin/modprobe overlay
 ExecStart=/usr/local/bin/containerd
 Type=notify
 Delegate=yes
 KillMode=process
 Restart=always
 RestartSec=5
+LimitNPROC=infinity
+LimitCORE=infinity
+LimitNOFILE=infinity
 TasksMax=infinity
+OOMScoreAdjust=-999
 
 [Install]
 WantedBy=multi-user.target

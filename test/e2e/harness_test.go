@@ -314,17 +314,29 @@ func poll(ctx context.Context, cond func(context.Context) (bool, error)) error {
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
 
-// CollectLogs keeps, under $E2E_LOGS/<test>/: the control plane's and the
+// testLogs is where CollectLogs keeps the logs of this run's failed tests:
+// $E2E_TEST_LOGS (default /var/log/add2tkectl-e2e) / <start time of the run>.
+// Outside $E2E_STATE, so that they survive scripts/e2e/down.
+var testLogs = func() string {
+	dir := os.Getenv("E2E_TEST_LOGS")
+	if dir == "" {
+		dir = "/var/log/add2tkectl-e2e"
+	}
+	return filepath.Join(dir, time.Now().Format("20060102-150405"))
+}()
+
+// CollectLogs keeps, under testLogs/<test>/: the control plane's and the
 // artifact server's logs, and for each host its journal (whole, kubelet,
 // containerd), failed units, mounts, processes and /var/log/add2tkectl; plus
 // the Nodes and CSRs as the API server has them.
 func (e *Env) CollectLogs(t *testing.T, hosts ...*Host) {
-	dir := filepath.Join(e.Vars["E2E_LOGS"], unsafeName.ReplaceAllString(t.Name(), "_"))
+	dir := filepath.Join(testLogs, unsafeName.ReplaceAllString(t.Name(), "_"))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Logf("collect logs: %v", err)
 		return
 	}
 	for _, f := range []string{"etcd.log", "kube-apiserver.log", "kube-controller-manager.log", "kube-scheduler.log", "cosserver.log"} {
+		// component logs are live files in $E2E_STATE/logs
 		if data, err := os.ReadFile(filepath.Join(e.Vars["E2E_LOGS"], f)); err == nil {
 			_ = os.WriteFile(filepath.Join(dir, f), data, 0o644)
 		}
