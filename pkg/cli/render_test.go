@@ -169,3 +169,27 @@ func TestRenderFlagErrorsExit2(t *testing.T) {
 		}
 	}
 }
+
+// TestUninstallOfARenderedRootKnowsEveryFile: the journal render leaves
+// lets uninstall on a node booted from the image remove what render wrote.
+func TestUninstallOfARenderedRootKnowsEveryFile(t *testing.T) {
+	dir := t.TempDir()
+	stdout, stderr, code, err := runInstallCLI(t, "render", "--root", dir, "--config", installTestConfig,
+		"--node-ip", "10.0.1.17", "--cgroup", "v2", "--cap-sys-resource", "true", "-o", "json")
+	if code != ExitOK {
+		t.Fatalf("render: exit %d (%v); stderr:\n%s", code, err, stderr)
+	}
+	var res render.Result
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatal(err)
+	}
+	plan, stderr, code, err := runInstallCLI(t, "--root", dir, "--config", installTestConfig, "uninstall", "--dry-run")
+	if code != ExitOK {
+		t.Fatalf("uninstall --dry-run: exit %d (%v); stderr:\n%s", code, err, stderr)
+	}
+	for _, f := range res.Files {
+		if !strings.Contains(plan, "files: remove "+f.Path+"\n") {
+			t.Errorf("uninstall would not remove %s:\n%s", f.Path, plan)
+		}
+	}
+}

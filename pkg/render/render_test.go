@@ -18,8 +18,10 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	logtest "github.com/sirupsen/logrus/hooks/test"
 
 	"github.com/add2tkectl/add2tkectl/internal/artifacttest"
+	"github.com/add2tkectl/add2tkectl/internal/testrec"
 	"github.com/add2tkectl/add2tkectl/pkg/artifact"
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
@@ -31,6 +33,7 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/runtime/docker"
 	"github.com/add2tkectl/add2tkectl/pkg/runtime/images"
 	"github.com/add2tkectl/add2tkectl/pkg/systemd"
+	"github.com/add2tkectl/add2tkectl/pkg/systemd/systemdtest"
 	"github.com/add2tkectl/add2tkectl/pkg/userscript"
 )
 
@@ -486,5 +489,60 @@ func TestRenderNeedsTheNodeIP(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(o.Root.Dir); len(ents) != 0 {
 		t.Errorf("wrote %d entries before failing", len(ents))
+	}
+}
+
+// TestInstallAfterRenderRewritesNoRenderedFile: the runtime's and the
+// kubelet's Install, given the same facts on the rendered root, find every
+// rendered file current (same bytes, same mode, not rewritten) and add only
+// binaries and the services' state: render and install are the same code.
+func TestInstallAfterRenderRewritesNoRenderedFile(t *testing.T) {
+	ctx := context.Background()
+	c := goldenConfig()
+	o := options(t, c)
+	res, err := Run(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := mtimes(t, o.Root.Dir)
+
+	fake := systemdtest.NewFake(o.Root.Dir)
+	rec := testrec.New()
+	log, _ := logtest.NewNullLogger()
+	src := t.TempDir()
+	arts := map[string]string{
+		kubelet.Artifact: artifacttest.Binary(t, src, "kubelet", "v1.35.3"),
+		containerd.ArtifactContainerd: artifacttest.TarGz(t, src, "containerd.tar.gz", map[string]string{
+			"bin/containerd": "containerd", "bin/containerd-shim-runc-v2": "shim", "bin/ctr": "ctr",
+		}),
+		containerd.ArtifactRunc:       artifacttest.Binary(t, src, "runc", "1.2.5"),
+		containerd.ArtifactCNIPlugins: artifacttest.TarGz(t, src, "cni.tgz", map[string]string{"./bridge": "b"}),
+	}
+	if _, err := containerd.Install(ctx, containerd.Deps{Root: o.Root, Systemd: fake, Log: log, Recorder: rec, Config: c, Artifacts: arts,
+		CapSysResource: func() (bool, error) { return o.CapSysResource, nil },
+		Ready:          func(context.Context) error { return nil }}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kubelet.Install(ctx, kubelet.Deps{Root: o.Root, Systemd: fake, Log: log, Recorder: rec, Config: c, Artifacts: arts,
+		NodeIP: o.NodeIP, CgroupV1: o.CgroupV1}); err != nil {
+		t.Fatal(err)
+	}
+	after := mtimes(t, o.Root.Dir)
+	for _, f := range res.Files {
+		if f.Phase != phaseRuntime && f.Phase != phaseKubelet {
+			continue
+		}
+		if before[f.Path] != after[f.Path] {
+			t.Errorf("install rewrote %s, which render had written", f.Path)
+		}
+	}
+	if _, ok := after[kubelet.BinaryPath]; !ok {
+		t.Error("install did not add the kubelet binary")
+	}
+	// The services start from the unit files render wrote.
+	for _, want := range []string{"start " + containerd.UnitName, "start " + kubelet.UnitName} {
+		if !slices.Contains(fake.Calls(), want) {
+			t.Errorf("systemd calls %v lack %q", fake.Calls(), want)
+		}
 	}
 }
