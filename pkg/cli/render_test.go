@@ -193,3 +193,13 @@ func TestUninstallOfARenderedRootKnowsEveryFile(t *testing.T) {
 		}
 	}
 }
+
+// TestRenderWithAnEmptyArtifactsDirExits4 — an offline directory without a
+// signed manifest is an artifact failure, and says how to fill one.
+func TestRenderWithAnEmptyArtifactsDirExits4(t *testing.T) {
+	_, _, code, err := runInstallCLI(t, "render", "--root", t.TempDir(), "--config", installTestConfig,
+		"--node-ip", "10.0.1.17", "--artifacts-dir", t.TempDir())
+	if code != ExitArtifact || err == nil || !strings.Contains(err.Error(), "artifacts pull") {
+		t.Errorf("exit %d, %v; want %d saying how to fill the directory", code, err, ExitArtifact)
+	}
+}
