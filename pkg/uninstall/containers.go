@@ -138,7 +138,7 @@ func removeContainer(parent context.Context, ctr client.Container) error {
 				return fmt.Errorf("containerd: container %s did not exit after SIGKILL: %w", ctr.ID(), ctx.Err())
 			}
 		}
-		if _, err := task.Delete(ctx); err != nil && !errdefs.IsNotFound(err) {
+		if _, err := task.Delete(ctx); err != nil && !errdefs.IsNotFound(err) && !taskGone(ctx, ctr) {
 			return fmt.Errorf("containerd: delete task %s: %w", ctr.ID(), err)
 		}
 	case !errdefs.IsNotFound(err):
@@ -237,4 +237,21 @@ func (r *dockerRemover) RemoveAll(ctx context.Context) (int, error) {
 		n++
 	}
 	return n, errors.Join(errs...)
+}
+
+// taskGone waits briefly for containerd to drop a container's task itself:
+// when the pod's shim exits with its last task, deleting the task fails
+// ("ttrpc: closed") while containerd cleans it up on its own.
+func taskGone(ctx context.Context, ctr client.Container) bool {
+	for i := 0; i < 30; i++ {
+		if _, err := ctr.Task(ctx, nil); errdefs.IsNotFound(err) {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return false
 }
