@@ -548,3 +548,22 @@ func TestNodeIsDeletedWithAnAdminKubeconfig(t *testing.T) {
 		t.Fatalf("second run with --kubeconfig: changed %v, %v", res.Changed, err)
 	}
 }
+
+// An uninstall stopped after any step (killed) is completed by the next.
+func TestUninstallStoppedAfterAnyStepCompletesNextTime(t *testing.T) {
+	for n := 1; n < len(Names); n++ {
+		f := newFixture(t)
+		u := New(f.deps())
+		if _, err := phase.Run(context.Background(), u.Steps()[:n], phase.Options{Root: f.root.Dir, NoJournal: true}); err != nil {
+			t.Fatalf("first %d steps: %v", n, err)
+		}
+		if _, _, err := f.run(false); err != nil {
+			t.Fatalf("after %d steps: %v", n, err)
+		}
+		for _, p := range append(append([]string(nil), f.files...), StateDir, "/var/lib/kubelet", "/etc/cni") {
+			if f.exists(p) {
+				t.Errorf("stopped after %s: %s left", Names[n-1], p)
+			}
+		}
+	}
+}
