@@ -90,5 +90,6 @@ case ${1:-all} in
 etcd) build_etcd ;;
 k8s) build_k8s ;;
 all) build_etcd; build_k8s ;;
-*) die "usage: $0 [all|etcd|k8s]" ;;
+module) k8s_module_dir ;;
+*) die "usage: $0 [all|etcd|k8s|module]" ;;
 esac
