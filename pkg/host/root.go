@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 
 	"github.com/google/renameio/v2"
 
@@ -70,4 +71,25 @@ func (r Root) FileSHA256(p string) (string, error) {
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:]), nil
+}
+
+// WriteAll writes every file of a rendered set (host path → content and
+// mode) with WriteFile, in path order, and returns the paths it changed.
+func (r Root) WriteAll(rec phase.Recorder, files map[string]File) ([]string, error) {
+	paths := make([]string, 0, len(files))
+	for p := range files {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	var changed []string
+	for _, p := range paths {
+		did, err := r.WriteFile(rec, p, files[p].Data, files[p].Mode)
+		if err != nil {
+			return changed, err
+		}
+		if did {
+			changed = append(changed, p)
+		}
+	}
+	return changed, nil
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"sort"
 
 	"github.com/sirupsen/logrus"
 
@@ -146,20 +145,13 @@ func WriteFiles(d Deps, binaries bool) (changed []string, err error) {
 		}
 		changed = append(changed, bins...)
 	}
-	paths := make([]string, 0, len(files))
-	for p := range files {
-		paths = append(paths, p)
+	rendered, err := d.Root.WriteAll(d.Recorder, files)
+	for _, p := range rendered {
+		log.WithField("file", p).Info("rendered")
 	}
-	sort.Strings(paths)
-	for _, p := range paths {
-		did, err := d.Root.WriteFile(d.Recorder, p, files[p].Data, files[p].Mode)
-		if err != nil {
-			return changed, err
-		}
-		if did {
-			log.WithField("file", p).Info("rendered")
-			changed = append(changed, p)
-		}
+	changed = append(changed, rendered...)
+	if err != nil {
+		return changed, err
 	}
 	if err := d.Recorder.Unit(UnitName); err != nil {
 		return changed, err

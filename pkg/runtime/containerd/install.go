@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"sort"
 
 	"github.com/sirupsen/logrus"
 
@@ -150,15 +149,13 @@ func WriteFiles(d Deps, binaries bool) (changed []string, err error) {
 		}
 		changed = append(changed, bins...)
 	}
-	for _, p := range sortedKeys(files) {
-		did, err := d.Root.WriteFile(d.Recorder, p, files[p].Data, files[p].Mode)
-		if err != nil {
-			return changed, err
-		}
-		if did {
-			log.WithField("file", p).Info("rendered")
-			changed = append(changed, p)
-		}
+	rendered, err := d.Root.WriteAll(d.Recorder, files)
+	for _, p := range rendered {
+		log.WithField("file", p).Info("rendered")
+	}
+	changed = append(changed, rendered...)
+	if err != nil {
+		return changed, err
 	}
 	if err := d.Recorder.Unit(UnitName); err != nil {
 		return changed, err
@@ -226,13 +223,4 @@ func Satisfied(ctx context.Context, d Deps) (bool, error) {
 		}
 	}
 	return Service(d.Root).Satisfied(ctx, d.Systemd)
-}
-
-func sortedKeys(m map[string]host.File) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
