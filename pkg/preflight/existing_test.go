@@ -1,6 +1,8 @@
 package preflight
 
 import (
+	"github.com/add2tkectl/add2tkectl/pkg/phase"
+
 	"context"
 	"fmt"
 	"net"
@@ -31,7 +33,7 @@ func TestJournalOwnership(t *testing.T) {
 	if err != nil || ours("/usr/local/bin/kubelet") {
 		t.Fatalf("without a journal: %v, owns kubelet: %v", err, ours("/usr/local/bin/kubelet"))
 	}
-	write(t, root, JournalPath, journalJSON)
+	write(t, root, phase.JournalPath, journalJSON)
 	ours, err = JournalOwnership(host.Root{Dir: root})
 	if err != nil {
 		t.Fatal(err)
@@ -47,7 +49,7 @@ func TestJournalOwnership(t *testing.T) {
 			t.Errorf("ours(%s) = %v, want %v", s, !want, want)
 		}
 	}
-	write(t, root, JournalPath, "{not json")
+	write(t, root, phase.JournalPath, "{not json")
 	if _, err := JournalOwnership(host.Root{Dir: root}); err == nil || !strings.Contains(err.Error(), "move it aside") {
 		t.Errorf("corrupt journal: %v", err)
 	}
@@ -63,7 +65,7 @@ func TestExistingRuntimeFromFiles(t *testing.T) {
 	}
 	write(t, root, "/usr/local/bin/kubelet", "ELF")
 	write(t, root, "/etc/systemd/system/kubelet.service", "[Unit]")
-	write(t, root, JournalPath, journalJSON)
+	write(t, root, phase.JournalPath, journalJSON)
 	ours, err := JournalOwnership(in.Root)
 	if err != nil {
 		t.Fatal(err)

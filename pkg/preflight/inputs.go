@@ -3,10 +3,6 @@ package preflight
 import (
 	"context"
 	"crypto/x509"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io/fs"
 	"net"
 	"os"
 	"runtime"
@@ -17,10 +13,8 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/network"
+	"github.com/add2tkectl/add2tkectl/pkg/phase"
 )
-
-// JournalPath is where install records what it put on the host.
-const JournalPath = "/var/lib/add2tkectl/state.json"
 
 // Dialer opens network connections (net.Dialer in production).
 type Dialer interface {
@@ -126,45 +120,19 @@ func statfsFree(dir string) (uint64, error) {
 }
 
 // JournalOwnership reads the install journal under root and returns a
-// predicate for "this path or unit is ours". It reads the journal as plain
-// JSON — every "path" field and every entry of a "units" list — so it does
-// not depend on the journal's Go types. A host without a journal owns
+// predicate for "this path or unit is ours". A host without a journal owns
 // nothing of ours.
 func JournalOwnership(root host.Root) (func(string) bool, error) {
-	p := root.Path(JournalPath)
-	b, err := os.ReadFile(p)
-	if errors.Is(err, fs.ErrNotExist) {
-		return func(string) bool { return false }, nil
-	}
+	j, err := phase.LoadJournal(root.Dir)
 	if err != nil {
-		return nil, fmt.Errorf("read the install journal %s: %w", p, err)
-	}
-	var doc any
-	if err := json.Unmarshal(b, &doc); err != nil {
-		return nil, fmt.Errorf("the install journal %s is not valid JSON (%v): move it aside; preflight will then treat everything installed as foreign", p, err)
+		return nil, err
 	}
 	owned := map[string]bool{}
-	collectOwned(doc, "", owned)
-	return func(s string) bool { return owned[s] }, nil
-}
-
-func collectOwned(v any, key string, owned map[string]bool) {
-	switch t := v.(type) {
-	case map[string]any:
-		for k, c := range t {
-			collectOwned(c, k, owned)
-		}
-	case []any:
-		for _, c := range t {
-			if s, ok := c.(string); ok && key == "units" {
-				owned[s] = true
-				continue
-			}
-			collectOwned(c, key, owned)
-		}
-	case string:
-		if key == "path" {
-			owned[t] = true
-		}
+	for _, f := range j.Files() {
+		owned[f.Path] = true
 	}
+	for _, u := range j.Units() {
+		owned[u] = true
+	}
+	return func(s string) bool { return owned[s] }, nil
 }
