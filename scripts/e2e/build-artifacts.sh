@@ -5,8 +5,11 @@
 #   runc.amd64                              the runc binary
 #   cni-plugins-linux-amd64-v<v>.tgz        plugin binaries at the top level
 #   pause-3.10.oci.tar                      OCI image layout (+ docker-archive manifest.json)
+#   docker-<v>.tgz                          docker/dockerd, docker/docker, docker/containerd, ... as
+#                                           docker's static archive lays them out
+#   cri-dockerd-<v>.amd64                   the cri-dockerd binary from build-cri-dockerd.sh
 #   payload.json                            the unsigned manifest payload, relative URLs
-# containerd, runc and the CNI plugins are Debian's (apt-get download + dpkg -x);
+# containerd, runc, the CNI plugins and docker are Debian's (apt-get download + dpkg -x);
 # the pause image is busybox-static's sleep, built without docker. Tarballs are
 # reproducible (sorted, owner 0, mtime 0, gzip -n), so checksums stay stable.
 set -euo pipefail
@@ -15,11 +18,15 @@ set -euo pipefail
 PAUSE_REF=registry.local/pause:3.10
 DEBS=$E2E_CACHE/debs
 
-if [ -s "$ARTIFACTS/payload.json" ] && [ "$ARTIFACTS/payload.json" -nt "$K8S_BIN/kubelet" ]; then
+# A set from before docker joined it lacks the docker artifact: rebuilt (the
+# other artifacts come out byte-identical).
+if [ -s "$ARTIFACTS/payload.json" ] && [ "$ARTIFACTS/payload.json" -nt "$K8S_BIN/kubelet" ] &&
+	jq -e '[.artifacts[].name] | index("docker") and index("cri-dockerd")' "$ARTIFACTS/payload.json" >/dev/null; then
 	log "artifact set present in $ARTIFACTS"
 	exit 0
 fi
 [ -x "$K8S_BIN/kubelet" ] || die "$K8S_BIN/kubelet missing: run scripts/e2e/build-k8s.sh"
+"$(dirname "$0")/build-cri-dockerd.sh"
 start=$SECONDS
 log "building the artifact set for $K8S_VERSION in $ARTIFACTS"
 
@@ -33,7 +40,8 @@ fetch_deb() {
 		{ apt-get update -qq >&2 && (cd "$DEBS" && apt-get download -qq "$pkg" 2>/dev/null); } ||
 		die "apt-get download $pkg failed"
 }
-for p in containerd runc containernetworking-plugins busybox-static; do fetch_deb "$p"; done
+DEB_PKGS="containerd runc containernetworking-plugins busybox-static docker.io tini"
+for p in $DEB_PKGS; do fetch_deb "$p"; done
 deb_of() { ls "$DEBS/${1}_"*.deb | head -1; }
 # upstream_version PKG: 1.6.20~ds1-1+deb12u3 -> 1.6.20
 upstream_version() { dpkg-deb -f "$(deb_of "$1")" Version | sed -e 's/^[0-9]*://' -e 's/[~+-].*//'; }
@@ -42,7 +50,7 @@ work=$(mktemp -d "$E2E_CACHE/artifacts-work.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 out=$work/out
 mkdir -p "$out"
-for p in containerd runc containernetworking-plugins busybox-static; do
+for p in $DEB_PKGS; do
 	mkdir -p "$work/$p"
 	dpkg -x "$(deb_of "$p")" "$work/$p"
 done
@@ -52,6 +60,8 @@ TAR=(tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 --format=gnu
 CONTAINERD_V=$(upstream_version containerd)
 RUNC_V=$(upstream_version runc)
 CNI_V=$(upstream_version containernetworking-plugins)
+DOCKER_V=$(upstream_version docker.io)
+CRI_DOCKERD_V=${CRI_DOCKERD_VERSION#v}
 
 cp "$K8S_BIN/kubelet" "$out/kubelet"
 
@@ -62,6 +72,20 @@ cp "$work/containerd/usr/bin/"* "$work/ctd/bin/"
 cp "$work/runc/usr/sbin/runc" "$out/runc.amd64"
 
 "${TAR[@]}" -C "$work/containernetworking-plugins/usr/lib/cni" -cf - . | gzip -n >"$out/cni-plugins-linux-amd64-v$CNI_V.tgz"
+
+# docker: the members pkg/runtime/docker installs (DockerBinaries), under docker/
+# as in docker's static archive, with Debian's containerd and runc (dockerd
+# starts its own containerd) and tini-static as docker-init (Debian's
+# docker-init is a link to it). dockerd and docker-proxy are dynamically
+# linked against libraries the bookworm rootfs has (libsystemd, libdevmapper).
+mkdir -p "$work/dk/docker"
+cp "$work/docker.io/usr/sbin/dockerd" "$work/docker.io/usr/bin/docker" "$work/docker.io/usr/sbin/docker-proxy" "$work/dk/docker/"
+cp "$work/tini/usr/bin/tini-static" "$work/dk/docker/docker-init"
+cp "$work/containerd/usr/bin/containerd" "$work/containerd/usr/bin/containerd-shim-runc-v2" "$work/containerd/usr/bin/ctr" "$work/dk/docker/"
+cp "$work/runc/usr/sbin/runc" "$work/dk/docker/runc"
+"${TAR[@]}" -C "$work/dk" -cf - docker | gzip -n >"$out/docker-$DOCKER_V.tgz"
+
+cp "$CRI_DOCKERD_BIN/cri-dockerd" "$out/cri-dockerd-$CRI_DOCKERD_V.amd64"
 
 # --- the pause image: one layer with busybox as /bin/sleep ---
 img=$work/img
@@ -119,6 +143,8 @@ entry() { # entry NAME VERSION KIND FILE
 	entry runc "$RUNC_V" binary "$out/runc.amd64"
 	entry cni-plugins "$CNI_V" tar.gz "$out/cni-plugins-linux-amd64-v$CNI_V.tgz"
 	entry image/pause 3.10 image "$out/pause-3.10.oci.tar"
+	entry docker "$DOCKER_V" tar.gz "$out/docker-$DOCKER_V.tgz"
+	entry cri-dockerd "$CRI_DOCKERD_V" binary "$out/cri-dockerd-$CRI_DOCKERD_V.amd64"
 } | jq -s '{schemaVersion: 1, artifacts: .}' >"$out/payload.json"
 
 rm -rf "$ARTIFACTS"
