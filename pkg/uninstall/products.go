@@ -28,7 +28,7 @@ var products = map[string][]string{
 	},
 	docker.DockerService: {
 		"/run/docker", "/run/docker.pid", "/etc/docker/key.json",
-		"/run/containerd", // dockerd's containerd
+		"/run/containerd", "/opt/containerd", // dockerd's containerd
 	},
 	docker.DockerSocket:      {docker.Socket},
 	docker.CRIDockerdService: {"/var/lib/cri-dockerd", "/var/lib/dockershim"},
