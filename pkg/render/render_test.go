@@ -249,7 +249,7 @@ func TestRenderDockerWithCRIDockerd(t *testing.T) {
 		t.Errorf("files under the root (-components +rendered):\n%s", diff)
 	}
 	for p, g := range map[string]string{
-		docker.DaemonJSONPath:                                    "../runtime/docker/testdata/daemon.json",
+		docker.DaemonJSONPath:                                    "../runtime/docker/testdata/daemon.json-no-sys-resource",
 		systemd.UnitPath(docker.DockerSocket):                    "../runtime/docker/testdata/docker.socket",
 		systemd.UnitPath(docker.DockerService):                   "../runtime/docker/testdata/docker.service-no-sys-resource",
 		systemd.UnitPath(docker.CRIDockerdSocketU):               "../runtime/docker/testdata/cri-docker.socket",

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -36,9 +37,86 @@ func TestRenderDaemonJSON(t *testing.T) {
 	if m["data-root"] != "/data/docker" || m["exec-opts"].([]any)[0] != "native.cgroupdriver=systemd" || m["log-driver"] != "json-file" {
 		t.Errorf("daemon.json = %v", m)
 	}
+	if m["bridge"] != "none" || m["iptables"] != false || m["default-runtime"] != nil {
+		t.Errorf("daemon.json = %v: want no docker bridge, no docker iptables, docker's default runtime", m)
+	}
 	if _, err := RenderDaemonJSON(DaemonParams{DataRoot: "data"}); err == nil {
 		t.Error("relative data root accepted")
 	}
+
+	b, err = RenderDaemonJSON(DaemonParams{DataRoot: "/data/docker", RestrictOOMScoreAdj: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.Assert(t, "daemon.json-no-sys-resource", b)
+	m = nil
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m["default-runtime"] != RuncWrapperName || m["runtimes"].(map[string]any)[RuncWrapperName].(map[string]any)["path"] != RuncWrapperPath {
+		t.Errorf("daemon.json without CAP_SYS_RESOURCE = %v: want %s as the default runtime", m, RuncWrapperPath)
+	}
+}
+
+// TestRuncWrapperRaisesNegativeOOMScores runs the rendered wrapper with sh
+// in front of a stand-in runc that records its arguments: a bundle asking
+// -998 (a cri-dockerd sandbox) gets the caller's own score, a positive one
+// is kept, and every argument reaches runc unchanged.
+func TestRuncWrapperRaisesNegativeOOMScores(t *testing.T) {
+	dir := t.TempDir()
+	runc := filepath.Join(dir, "runc")
+	if err := os.WriteFile(runc, []byte("#!/bin/sh\nprintf '%s\\n' \"$@\" > \"$(dirname \"$0\")/args\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	w, err := RenderRuncWrapper(runc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.Assert(t, "add2tkectl-runc", mustRender(t, RenderRuncWrapper, BinDir+"/runc"))
+	wrapper := filepath.Join(dir, "add2tkectl-runc")
+	if err := os.WriteFile(wrapper, w, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	own, err := os.ReadFile("/proc/self/oom_score_adj")
+	if err != nil {
+		t.Skip("no /proc/self/oom_score_adj:", err)
+	}
+	for _, tc := range []struct{ in, want string }{
+		{`{"process":{"oomScoreAdj":-998,"args":["/pause"]}}`, `{"process":{"oomScoreAdj":` + strings.TrimSpace(string(own)) + `,"args":["/pause"]}}`},
+		{`{"process":{"oomScoreAdj":1000}}`, `{"process":{"oomScoreAdj":1000}}`},
+	} {
+		bundle := filepath.Join(dir, "bundle")
+		if err := os.MkdirAll(bundle, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(bundle, "config.json"), []byte(tc.in), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		args := []string{"--root", "/run/x", "--log", "/l.json", "create", "--bundle", bundle, "--pid-file", "/p", "id1"}
+		if out, err := exec.Command(wrapper, args...).CombinedOutput(); err != nil {
+			t.Fatalf("wrapper: %v\n%s", err, out)
+		}
+		got, _ := os.ReadFile(filepath.Join(bundle, "config.json"))
+		if string(got) != tc.want {
+			t.Errorf("config.json %s became %s, want %s", tc.in, got, tc.want)
+		}
+		passed, _ := os.ReadFile(filepath.Join(dir, "args"))
+		if string(passed) != strings.Join(args, "\n")+"\n" {
+			t.Errorf("runc got arguments %q, want %q", passed, args)
+		}
+	}
+	if _, err := RenderRuncWrapper("runc; rm -rf /"); err == nil {
+		t.Error("a runc path with shell syntax accepted")
+	}
+}
+
+func mustRender(t *testing.T, f func(string) ([]byte, error), arg string) []byte {
+	t.Helper()
+	b, err := f(arg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func TestRenderUnits(t *testing.T) {

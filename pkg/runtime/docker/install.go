@@ -75,7 +75,8 @@ func Units(c *config.NodePoolJoin) []string {
 }
 
 // Files renders every file docker's component writes but its binaries,
-// by host path, all 0644, and the warnings to give the operator. Pure but
+// by host path, 0644 but for the runc wrapper (0755, written only without
+// CAP_SYS_RESOURCE), and the warnings to give the operator. Pure but
 // for reading the pause image's name from its artifact and asking
 // CapSysResource.
 func Files(d Deps) (map[string]host.File, []string, error) {
@@ -97,9 +98,16 @@ func Files(d Deps) (map[string]host.File, []string, error) {
 		files[p] = host.File{Data: b, Mode: 0o644}
 		return err
 	}
-	dj, err := RenderDaemonJSON(DaemonParams{DataRoot: d.Config.NodePool.Runtime.DataDir})
+	dj, err := RenderDaemonJSON(DaemonParams{DataRoot: d.Config.NodePool.Runtime.DataDir, RestrictOOMScoreAdj: !sysRes})
 	if err := add(DaemonJSONPath, dj, err); err != nil {
 		return nil, nil, err
+	}
+	if !sysRes {
+		w, err := RenderRuncWrapper(BinDir + "/runc")
+		if err != nil {
+			return nil, nil, err
+		}
+		files[RuncWrapperPath] = host.File{Data: w, Mode: 0o755}
 	}
 	b, err := RenderDockerService(up)
 	if err := add(systemd.UnitPath(DockerService), b, err); err != nil {
@@ -121,7 +129,7 @@ func Files(d Deps) (map[string]host.File, []string, error) {
 	}
 	var warnings []string
 	if !sysRes {
-		warnings = append(warnings, "no CAP_SYS_RESOURCE: the docker units keep the default limits and OOM score; give the host that capability for production nodes")
+		warnings = append(warnings, "no CAP_SYS_RESOURCE: the docker units keep the default limits and OOM score, and containers run through "+RuncWrapperPath+", which raises a negative OOM score adjustment to dockerd's own; give the host that capability for production nodes")
 	}
 	return files, warnings, nil
 }

@@ -23,6 +23,11 @@ const (
 	CRIDockerdSocketU = "cri-docker.socket"
 	CNIBinDir         = "/opt/cni/bin"
 	CNIConfDir        = "/etc/cni/net.d"
+	// RuncWrapperPath is the runtime docker runs containers with on a host
+	// without CAP_SYS_RESOURCE (RenderRuncWrapper); RuncWrapperName is its
+	// name in daemon.json.
+	RuncWrapperPath = BinDir + "/add2tkectl-runc"
+	RuncWrapperName = "add2tkectl-runc"
 )
 
 // DockerBinaries are the executables taken from the docker tarball (its
@@ -36,10 +41,17 @@ type DaemonParams struct {
 	// LogMaxSize and LogMaxFile bound each container's json-file log.
 	LogMaxSize string
 	LogMaxFile int
+	// RestrictOOMScoreAdj makes RuncWrapperName docker's default runtime:
+	// the host lacks CAP_SYS_RESOURCE (see RenderRuncWrapper).
+	RestrictOOMScoreAdj bool
 }
 
 // RenderDaemonJSON renders /etc/docker/daemon.json. The systemd cgroup
-// driver matches the kubelet's.
+// driver matches the kubelet's. A Kubernetes node's pods get their network
+// from CNI through cri-dockerd, never from docker: no docker0 bridge
+// ("bridge": "none"; its 172.17.0.0/16 collides with many on-premises
+// networks) and no docker iptables rules ("iptables": false; docker's own
+// FORWARD chains and policy would sit in front of the CNI's).
 func RenderDaemonJSON(p DaemonParams) ([]byte, error) {
 	if !strings.HasPrefix(p.DataRoot, "/") {
 		return nil, fmt.Errorf("docker data directory %q must be an absolute path (nodePool.runtime.dataDir)", p.DataRoot)
@@ -55,6 +67,12 @@ func RenderDaemonJSON(p DaemonParams) ([]byte, error) {
 		"exec-opts":  []string{"native.cgroupdriver=systemd"},
 		"log-driver": "json-file",
 		"log-opts":   map[string]string{"max-size": p.LogMaxSize, "max-file": fmt.Sprint(p.LogMaxFile)},
+		"bridge":     "none",
+		"iptables":   false,
+	}
+	if p.RestrictOOMScoreAdj {
+		doc["runtimes"] = map[string]any{RuncWrapperName: map[string]string{"path": RuncWrapperPath}}
+		doc["default-runtime"] = RuncWrapperName
 	}
 	b, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
@@ -64,6 +82,38 @@ func RenderDaemonJSON(p DaemonParams) ([]byte, error) {
 }
 
 var header = []string{"Installed by add2tkectl; a re-run of install overwrites changes."}
+
+// RenderRuncWrapper renders the runtime docker uses on a host without
+// CAP_SYS_RESOURCE, where no process may lower its oom_score_adj: runc
+// fails every container that asks for a negative score, and cri-dockerd
+// asks -998 for each pod sandbox. Docker has no counterpart of
+// containerd's restrict_oom_score_adj, so this does the same: it raises a
+// negative oomScoreAdj in the bundle's config.json to the caller's own
+// score, then runs runc (at runc). Only install's no-CAP_SYS_RESOURCE
+// path writes it, with a warning.
+func RenderRuncWrapper(runc string) ([]byte, error) {
+	if !strings.HasPrefix(runc, "/") || strings.ContainsAny(runc, " \t\"'\\$`") {
+		return nil, fmt.Errorf("runc path %q must be a plain absolute path", runc)
+	}
+	return []byte(`#!/bin/sh
+# ` + header[0] + `
+# This host lacks CAP_SYS_RESOURCE: a container may not get a lower
+# oom_score_adj than its runtime's, so a negative oomScoreAdj is raised to
+# this process's own score (as containerd's restrict_oom_score_adj does).
+own=$(cat /proc/self/oom_score_adj) || exit 1
+bundle=
+prev=
+for a in "$@"; do
+	case $prev in --bundle | -b) bundle=$a ;; esac
+	case $a in --bundle=*) bundle=${a#--bundle=} ;; esac
+	prev=$a
+done
+if [ -n "$bundle" ] && [ -f "$bundle/config.json" ]; then
+	sed -i -E 's/"oomScoreAdj": *-[0-9]+/"oomScoreAdj":'"$own"'/' "$bundle/config.json" || exit 1
+fi
+exec ` + runc + ` "$@"
+`), nil
+}
 
 // UnitParams is what the docker and cri-dockerd units depend on.
 type UnitParams struct {
