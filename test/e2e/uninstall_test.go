@@ -190,6 +190,43 @@ func waitPodRunning(t *testing.T, ns, name string, within time.Duration) {
 	}
 }
 
+// joinWithPod installs, waits for the Node to be Ready and for a static pod
+// (hostNetwork, emptyDir) to run on it.
+func joinWithPod(t *testing.T, h *Host, bin string) {
+	t.Helper()
+	mustInstall(t, h, bin)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if _, err := env.WaitNodeReady(ctx, h.Name); err != nil {
+		t.Fatal(err)
+	}
+	pod := "uninstall-probe"
+	h.WriteFile(t, "/etc/kubernetes/manifests/"+pod+".yaml", []byte(staticPod(pod)), 0o644)
+	waitPodRunning(t, "default", pod+"-"+h.Name, 2*time.Minute)
+	h.Run(t, time.Minute, "sh", "-c", "ls -d /var/lib/kubelet/pods/*/volumes/kubernetes.io~empty-dir/scratch")
+}
+
+// TestUninstallGivesADockerHostBack: the same with runtime docker and
+// cri-dockerd: the pods' containers are removed through dockerd.
+func TestUninstallGivesADockerHostBack(t *testing.T) {
+	h := env.FreshHost(t, uninstallHost)
+	bin := h.InstallBundle(t, env.Bundle(t, "E2E_POOL_RUNTIME=docker"))
+	before := snapshot(t, h)
+	joinWithPod(t, h, bin)
+	t.Logf("before uninstall: k8s containers in docker: %s", strings.TrimSpace(h.Run(t, time.Minute, "sh", "-c", "docker ps -q --filter name=k8s_ | wc -l")))
+	r, wall := runUninstall(t, h, bin)
+	t.Logf("uninstall of a joined docker host with a running pod: %s wall", wall.Round(time.Millisecond))
+	if !r.Changed || len(r.Warnings) != 0 {
+		t.Errorf("uninstall: changed %v, warnings %q", r.Changed, r.Warnings)
+	}
+	if d := diffSnapshots(before, snapshot(t, h)); len(d) > 0 {
+		t.Errorf("the host differs from before install (-before +after):\n%s", strings.Join(d, "\n"))
+	}
+	if r2, _ := runUninstall(t, h, bin); r2.Changed {
+		t.Errorf("second uninstall: changed, plan %v", r2.Plan)
+	}
+}
+
 // TestUninstallGivesTheHostBack: snapshot a fresh host; install; run a
 // static pod (hostNetwork, emptyDir) and bind-mount an operator's directory
 // under the kubelet's root; uninstall. The host is as before but for the
@@ -203,17 +240,8 @@ func TestUninstallGivesTheHostBack(t *testing.T) {
 	h.Sh(t, time.Minute, `mkdir -p /srv/operator-data && echo precious > /srv/operator-data/marker`)
 	before := snapshot(t, h)
 
-	mustInstall(t, h, bin)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	if _, err := env.WaitNodeReady(ctx, h.Name); err != nil {
-		t.Fatal(err)
-	}
-	pod := "uninstall-probe"
-	h.WriteFile(t, "/etc/kubernetes/manifests/"+pod+".yaml", []byte(staticPod(pod)), 0o644)
-	waitPodRunning(t, "default", pod+"-"+h.Name, 2*time.Minute)
+	joinWithPod(t, h, bin)
 	h.Sh(t, time.Minute, `
-		ls -d /var/lib/kubelet/pods/*/volumes/kubernetes.io~empty-dir/scratch
 		mkdir -p /var/lib/kubelet/operator-bind
 		mount --bind /srv/operator-data /var/lib/kubelet/operator-bind
 		test "$(cat /var/lib/kubelet/operator-bind/marker)" = precious`)
