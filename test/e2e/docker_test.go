@@ -26,6 +26,7 @@ var dockerUnits = []string{"docker.service", "docker.socket", "cri-docker.servic
 func TestInstallWithDockerJoinsAReadyNode(t *testing.T) {
 	h := env.FreshHost(t, "host1")
 	bin := h.InstallBundle(t, env.Bundle(t, "E2E_POOL_RUNTIME=docker"))
+	rulesBefore := dockerRules(t, h)
 
 	start := time.Now()
 	r := mustInstall(t, h, bin)
@@ -68,6 +69,16 @@ func TestInstallWithDockerJoinsAReadyNode(t *testing.T) {
 		t.Errorf("docker info: root dir and cgroup driver %q, want /var/lib/docker systemd", dr)
 	}
 
+	// daemon.json leaves pod networking to the CNI: no docker0, no rule of
+	// docker's (counted against before install: the host's network
+	// namespace outlives a reset).
+	if out := h.Sh(t, 30*time.Second, "ip -o link show docker0 2>&1 || true"); !strings.Contains(out, "does not exist") {
+		t.Errorf("docker made its bridge:\n%s", out)
+	}
+	if after := dockerRules(t, h); after != rulesBefore {
+		t.Errorf("docker changed iptables: %s lines mention DOCKER, %s before install", after, rulesBefore)
+	}
+
 	stamped := append([]string{"kubelet.service"}, dockerUnits...)
 	before := unitStamp(t, h, stamped...)
 	start = time.Now()
@@ -105,4 +116,10 @@ func TestInstallWithDockerJoinsAReadyNode(t *testing.T) {
 	if !rep.Node.Ready || rep.Node.InternalIP != h.IP {
 		t.Errorf("status node = %+v", rep.Node)
 	}
+}
+
+// dockerRules counts the lines of iptables-save that mention DOCKER.
+func dockerRules(t *testing.T, h *Host) string {
+	t.Helper()
+	return strings.TrimSpace(h.Sh(t, 30*time.Second, "iptables-save | grep -c DOCKER || true"))
 }
