@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strings"
 
 	"github.com/add2tkectl/add2tkectl/pkg/artifact"
+	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 	"github.com/add2tkectl/add2tkectl/pkg/redact"
 )
@@ -56,9 +58,9 @@ func (a *artifacts) fromCache() (paths map[string]string, ok bool, err error) {
 		// A key rotation or a damaged file: download again.
 		return nil, false, nil
 	}
-	sel, err := m.Select("linux", runtime.GOARCH)
+	sel, err := a.needed(m)
 	if err != nil {
-		return nil, false, err
+		return nil, false, nil
 	}
 	f := a.fetcher()
 	paths = map[string]string{}
@@ -120,7 +122,13 @@ func (a *artifacts) Run(ctx context.Context, rec phase.Recorder) error {
 		}
 		return err
 	}
-	locals, err := f.Fetch(ctx, url, m, "linux", runtime.GOARCH, a.d.ArtifactsDir)
+	sel, err := a.needed(m)
+	if err != nil {
+		return err
+	}
+	only := *m
+	only.Artifacts = sel
+	locals, err := f.Fetch(ctx, url, &only, "linux", runtime.GOARCH, a.d.ArtifactsDir)
 	if err != nil {
 		return err
 	}
@@ -136,6 +144,51 @@ func (a *artifacts) Run(ctx context.Context, rec phase.Recorder) error {
 	}
 	a.paths = paths
 	return nil
+}
+
+// needed selects the artifacts this host uses: the kubelet, the CNI plugins,
+// crictl and images, and the configured runtime's own (containerd and runc,
+// or docker and, from Kubernetes 1.24, cri-dockerd). A manifest that lacks
+// one of them is an artifact failure (exit 4) naming it.
+func (a *artifacts) needed(m *artifact.Manifest) ([]artifact.Artifact, error) {
+	all, err := m.Select("linux", runtime.GOARCH)
+	if err != nil {
+		return nil, err
+	}
+	required := []string{"kubelet", "cni-plugins"}
+	runtimeOnly := map[string]bool{"containerd": true, "runc": true, "docker": true, "cri-dockerd": true}
+	want := map[string]bool{}
+	if a.d.Config.NodePool.Runtime.Kind == config.RuntimeDocker {
+		required = append(required, "docker")
+		if a.d.Config.NeedsCRIDockerd() {
+			required = append(required, "cri-dockerd")
+		}
+	} else {
+		required = append(required, "containerd", "runc")
+	}
+	for _, n := range required {
+		want[n] = true
+	}
+	var out []artifact.Artifact
+	have := map[string]bool{}
+	for _, art := range all {
+		if runtimeOnly[art.Name] && !want[art.Name] {
+			continue // the other runtime's
+		}
+		out = append(out, art)
+		have[art.Name] = true
+	}
+	var missing []string
+	for _, n := range required {
+		if !have[n] {
+			missing = append(missing, n)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, &artifact.Error{Op: "manifest", Err: fmt.Errorf("the manifest has no %s for linux/%s, which a %s node on Kubernetes %s needs; regenerate the script in the console for this pool",
+			strings.Join(missing, ", "), runtime.GOARCH, a.d.Config.NodePool.Runtime.Kind, a.d.Config.Cluster.KubernetesVersion)}
+	}
+	return out, nil
 }
 
 // get returns the artifacts for a later phase; the download phase must

@@ -232,6 +232,21 @@ wipe() {
 	rm -rf "$dir/upper" "$dir/work" "$dir/containerd" "$dir/docker"
 }
 
+# flush_netfilter: the host's network namespace outlives its boots; the
+# iptables rules an earlier test's kubelet or runtime made go with the host.
+flush_netfilter() {
+	local ns=a2t-$1 bin t
+	for bin in iptables ip6tables; do
+		for t in filter nat mangle raw; do
+			ip netns exec "$ns" "$bin" -t "$t" -F 2>/dev/null || true
+			ip netns exec "$ns" "$bin" -t "$t" -X 2>/dev/null || true
+		done
+		for c in INPUT FORWARD OUTPUT; do
+			ip netns exec "$ns" "$bin" -P "$c" ACCEPT 2>/dev/null || true
+		done
+	done
+}
+
 reset() {
 	local start=$SECONDS dir
 	dir=$(host_dir "$1")
@@ -241,6 +256,7 @@ reset() {
 	fi
 	kill_host "$1"
 	wipe "$1"
+	flush_netfilter "$1"
 	boot "$1"
 	log "$1 reset in $((SECONDS - start))s"
 }
