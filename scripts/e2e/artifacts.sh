@@ -13,6 +13,10 @@
 #                                        payload with each URL presigned for $E2E_PRESIGN_EXPIRES
 #   manifest-url                         the presigned URL of manifest.json (mode 0600)
 #   cos-credentials                      COS_SECRET_ID=.. COS_SECRET_KEY=.. of the server
+#   bucket/manifest-containerd2.json     the same manifest with containerd $CONTAINERD2_VERSION
+#                                        (build-containerd2.sh) in place of containerd 1.x,
+#                                        signed with the same key (the runtime upgrade test)
+#   manifest-url-containerd2             its presigned URL (mode 0600)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 need_root
@@ -57,6 +61,10 @@ fill_bucket() {
 	for f in "$ARTIFACTS"/*; do
 		[ "$(basename "$f")" = payload.json ] && continue
 		# hard links when the cache is on the same filesystem, copies otherwise
+		ln -f "$f" "$BUCKET/" 2>/dev/null || cp -f "$f" "$BUCKET/"
+	done
+	for f in "$CONTAINERD2_DIR"/*.tar.gz; do
+		[ -s "$f" ] || continue
 		ln -f "$f" "$BUCKET/" 2>/dev/null || cp -f "$f" "$BUCKET/"
 	done
 }
@@ -143,10 +151,36 @@ publish() {
 		mv "$E2E_STATE/manifest-url.tmp" "$E2E_STATE/manifest-url"
 		cp "$tmp/payload.json" "$E2E_STATE/payload.json"
 	)
+	publish_containerd2 "$tmp/payload.json"
 	rm -rf "$tmp"
 	curl -fsS --max-time 5 -o /dev/null "$(cat "$E2E_STATE/manifest-url")" ||
 		die "the presigned manifest URL does not answer 200"
 	log "published a signed manifest (links valid $E2E_PRESIGN_EXPIRES): $BASE/manifest.json"
+}
+
+# publish_containerd2 PRESIGNED_PAYLOAD: manifest-containerd2.json, the
+# payload with its containerd entry replaced by containerd 2's. Skipped when
+# build-containerd2.sh has not run (the upgrade test then fails saying so).
+publish_containerd2() {
+	local entry=$CONTAINERD2_DIR/entry.json
+	if [ ! -s "$entry" ]; then
+		log "no containerd $CONTAINERD2_VERSION in $CONTAINERD2_DIR: no manifest-containerd2.json (scripts/e2e/build-containerd2.sh)"
+		rm -f "$BUCKET/manifest-containerd2.json" "$E2E_STATE/manifest-url-containerd2"
+		return 0
+	fi
+	local tmp url
+	tmp=$(mktemp -d)
+	url=$(presign "/$(jq -r '.urls[0]' "$entry")")
+	jq --argjson e "$(jq -c --arg u "$url" '.urls = [$u]' "$entry")" \
+		'.artifacts |= map(if .name == "containerd" then $e else . end)' "$1" >"$tmp/payload.json"
+	sign "$tmp/payload.json" "$tmp/manifest.json"
+	mv "$tmp/manifest.json" "$BUCKET/manifest-containerd2.json"
+	(
+		umask 077
+		presign /manifest-containerd2.json >"$E2E_STATE/manifest-url-containerd2.tmp"
+		mv "$E2E_STATE/manifest-url-containerd2.tmp" "$E2E_STATE/manifest-url-containerd2"
+	)
+	rm -rf "$tmp"
 }
 
 up() {
@@ -166,7 +200,8 @@ down() {
 		kill -TERM "$pid" 2>/dev/null || true
 		wait_for "cosserver to exit" 10 bash -c "! kill -0 $pid" || kill -KILL "$pid" 2>/dev/null || true
 	fi
-	rm -rf "$PIDFILE" "$BUCKET" "$E2E_STATE/keys" "$E2E_STATE/manifest-url" "$E2E_STATE/payload.json" "$E2E_STATE/cos-credentials"
+	rm -rf "$PIDFILE" "$BUCKET" "$E2E_STATE/keys" "$E2E_STATE/manifest-url" "$E2E_STATE/payload.json" "$E2E_STATE/cos-credentials" \
+		"$E2E_STATE/manifest-url-containerd2"
 }
 
 case ${1:-} in

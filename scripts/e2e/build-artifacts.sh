@@ -18,6 +18,10 @@ set -euo pipefail
 PAUSE_REF=registry.local/pause:3.10
 DEBS=$E2E_CACHE/debs
 
+# containerd 2 for the upgrade test: outside the set (its manifest stays as
+# it is), in a second manifest artifacts.sh publishes.
+"$(dirname "$0")/build-containerd2.sh"
+
 # A set from before docker joined it lacks the docker artifact: rebuilt (the
 # other artifacts come out byte-identical).
 if [ -s "$ARTIFACTS/payload.json" ] && [ "$ARTIFACTS/payload.json" -nt "$K8S_BIN/kubelet" ] &&
