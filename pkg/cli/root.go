@@ -56,6 +56,9 @@ carries the node pool's configuration.`,
 	}
 	root.SetOut(g.Stdout)
 	root.SetErr(g.Stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return usageErrorf("%v", err)
+	})
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.ConfigFile, "config", "", "configuration file (YAML or JSON); overrides the bundled payload")
 	pf.StringVar(&g.Root, "root", "/", "act on the filesystem under this directory")

@@ -2,12 +2,13 @@ package cli
 
 import "strings"
 
-// isCobraUsageError recognises cobra's own complaints about the command
-// line, which it returns as plain errors.
+// isCobraUsageError recognises cobra's complaints about commands and
+// arguments, which it returns as plain errors (flag errors are wrapped as
+// usage errors by the root's FlagErrorFunc).
 func isCobraUsageError(err error) bool {
 	msg := err.Error()
-	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "flag needs an argument", "invalid argument", "accepts ", "requires at least", "required flag"} {
-		if strings.HasPrefix(msg, p) || strings.Contains(msg, "required flag(s)") {
+	for _, p := range []string{"unknown command", "accepts ", "requires at least", "invalid argument", "required flag(s)"} {
+		if strings.HasPrefix(msg, p) {
 			return true
 		}
 	}
