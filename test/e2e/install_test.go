@@ -164,7 +164,7 @@ func TestInstallJoinsAReadyNodeWithThePoolSettings(t *testing.T) {
 	}
 }
 
-// TestInstallKeepsTheCordonWithoutAScript: with no user script to lift it,
+// TestInstallKeepsTheCordonAndConvergesLabels: with no user script to lift it,
 // the pool's cordon holds on the Ready node, and a changed label converges
 // on the next install.
 func TestInstallKeepsTheCordonAndConvergesLabels(t *testing.T) {
