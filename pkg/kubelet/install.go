@@ -130,38 +130,10 @@ func WriteFiles(d Deps, binaries bool) (changed []string, err error) {
 	for _, w := range warnings {
 		log.Warn(w)
 	}
-	for _, dir := range Dirs {
-		if err := binary.EnsureDir(d.Root, d.Recorder, dir, 0o755); err != nil {
-			return nil, err
-		}
-	}
-	if binaries {
-		bins, err := Plan().Install(d.Root, d.Recorder, d.Artifacts)
-		if err != nil {
-			return nil, err
-		}
-		for _, b := range bins {
-			log.WithField("file", b).Info("installed")
-		}
-		changed = append(changed, bins...)
-	}
-	rendered, err := d.Root.WriteAll(d.Recorder, files)
-	for _, p := range rendered {
-		log.WithField("file", p).Info("rendered")
-	}
-	changed = append(changed, rendered...)
-	if err != nil {
-		return changed, err
-	}
-	if err := d.Recorder.Unit(UnitName); err != nil {
-		return changed, err
-	}
-	if binaries {
-		if err := d.Recorder.Set("kubelet.version", d.Config.Cluster.KubernetesVersion); err != nil {
-			return changed, err
-		}
-	}
-	return changed, nil
+	return binary.Layout{
+		Dirs: Dirs, Plan: Plan(), Files: files, Units: []string{UnitName},
+		VersionKey: "kubelet.version", Version: d.Config.Cluster.KubernetesVersion,
+	}.Write(d.Root, d.Recorder, d.Artifacts, binaries, log)
 }
 
 // Install makes the kubelet installed, configured, enabled and running. It

@@ -170,40 +170,10 @@ func WriteFiles(d Deps, binaries bool) (changed []string, err error) {
 	for _, w := range warnings {
 		log.Warn(w)
 	}
-	for _, dir := range Dirs(d.Config) {
-		if err := binary.EnsureDir(d.Root, d.Recorder, dir, 0o755); err != nil {
-			return nil, err
-		}
-	}
-	if binaries {
-		bins, err := Plan(d.Config, d.Artifacts).Install(d.Root, d.Recorder, d.Artifacts)
-		if err != nil {
-			return nil, err
-		}
-		for _, b := range bins {
-			log.WithField("file", b).Info("installed")
-		}
-		changed = append(changed, bins...)
-	}
-	rendered, err := d.Root.WriteAll(d.Recorder, files)
-	for _, p := range rendered {
-		log.WithField("file", p).Info("rendered")
-	}
-	changed = append(changed, rendered...)
-	if err != nil {
-		return changed, err
-	}
-	for _, u := range Units(d.Config) {
-		if err := d.Recorder.Unit(u); err != nil {
-			return changed, err
-		}
-	}
-	if binaries {
-		if err := d.Recorder.Set("docker.version", d.Config.NodePool.Runtime.Version); err != nil {
-			return changed, err
-		}
-	}
-	return changed, nil
+	return binary.Layout{
+		Dirs: Dirs(d.Config), Plan: Plan(d.Config, d.Artifacts), Files: files, Units: Units(d.Config),
+		VersionKey: "docker.version", Version: d.Config.NodePool.Runtime.Version,
+	}.Write(d.Root, d.Recorder, d.Artifacts, binaries, log)
 }
 
 // Install makes docker (and cri-dockerd when Kubernetes needs it)
