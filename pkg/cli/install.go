@@ -17,7 +17,6 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/install"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
-	"github.com/add2tkectl/add2tkectl/pkg/systemd"
 )
 
 func init() {
@@ -110,25 +109,14 @@ func runInstall(ctx context.Context, g *Globals, o *InstallOptions) error {
 	}
 	entry.Debug("install started")
 	progress := artifact.NewProgress(g.Stderr, !g.NoProgress && isTerminal(g.Stderr))
-	var sys systemd.Manager
-	defer func() {
-		if sys != nil {
-			sys.Close()
-		}
-	}()
+	connect, closeSystemd := lazySystemd("install needs systemd as the service manager")
+	defer closeSystemd()
 	phases, err := install.Phases(install.Deps{
-		Config:   cfg,
-		Root:     host.Root{Dir: g.Root},
-		Log:      entry,
-		Progress: progress,
-		Systemd: func(ctx context.Context) (systemd.Manager, error) {
-			m, err := systemd.NewDBus(ctx)
-			if err != nil {
-				return nil, fmt.Errorf("connect to systemd over D-Bus: %w; install needs systemd as the service manager", err)
-			}
-			sys = m
-			return m, nil
-		},
+		Config:                cfg,
+		Root:                  host.Root{Dir: g.Root},
+		Log:                   entry,
+		Progress:              progress,
+		Systemd:               connect,
 		IgnorePreflightErrors: o.IgnorePreflightErrors,
 		ArtifactsDir:          o.ArtifactsDir,
 		Timeout:               o.Timeout,

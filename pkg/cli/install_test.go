@@ -3,12 +3,9 @@ package cli
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -20,6 +17,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/add2tkectl/add2tkectl/internal/treetest"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 )
 
@@ -40,36 +38,6 @@ func runInstallCLI(t *testing.T, args ...string) (string, string, int, error) {
 	return stdout.String(), stderr.String(), ExitCode(err), err
 }
 
-// treeOf describes every entry under dir: mode, size, mtime and content hash.
-func treeOf(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		desc := fmt.Sprintf("%v %d %d", info.Mode(), info.Size(), info.ModTime().UnixNano())
-		if info.Mode().IsRegular() {
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			sum := sha256.Sum256(b)
-			desc += " " + hex.EncodeToString(sum[:])
-		}
-		out[p] = desc
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 func hostWithFiles(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -87,12 +55,12 @@ func hostWithFiles(t *testing.T) string {
 
 func TestInstallDryRunChangesNothing(t *testing.T) {
 	dir := hostWithFiles(t)
-	before := treeOf(t, dir)
+	before := treetest.Snapshot(t, dir)
 	stdout, stderr, code, err := runInstallCLI(t, "install", "--dry-run", "--root", dir, "--config", installTestConfig, "-o", "json", "--skip-phases", "preflight,userscript")
 	if code != ExitOK {
 		t.Fatalf("exit %d (%v); stderr:\n%s", code, err, stderr)
 	}
-	if diff := cmp.Diff(before, treeOf(t, dir)); diff != "" {
+	if diff := cmp.Diff(before, treetest.Snapshot(t, dir)); diff != "" {
 		t.Errorf("install --dry-run changed the root (-before +after):\n%s", diff)
 	}
 	var res phase.Result

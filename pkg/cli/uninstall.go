@@ -15,7 +15,6 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/install"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
-	"github.com/add2tkectl/add2tkectl/pkg/systemd"
 	"github.com/add2tkectl/add2tkectl/pkg/uninstall"
 )
 
@@ -125,25 +124,14 @@ func runUninstall(ctx context.Context, g *Globals, o *UninstallOptions) error {
 			return usageErrorf("--kubeconfig %s: %v", o.Kubeconfig, err)
 		}
 	}
-	var sys systemd.Manager
-	defer func() {
-		if sys != nil {
-			sys.Close()
-		}
-	}()
+	connect, closeSystemd := lazySystemd("uninstall needs systemd to stop the services install set up")
+	defer closeSystemd()
 	u := uninstall.New(uninstall.Deps{
-		Root:    root,
-		Log:     entry,
-		Journal: journal,
-		Config:  cfg,
-		Systemd: func(ctx context.Context) (systemd.Manager, error) {
-			m, err := systemd.NewDBus(ctx)
-			if err != nil {
-				return nil, fmt.Errorf("connect to systemd over D-Bus: %w; uninstall needs systemd to stop the services install set up", err)
-			}
-			sys = m
-			return m, nil
-		},
+		Root:       root,
+		Log:        entry,
+		Journal:    journal,
+		Config:     cfg,
+		Systemd:    connect,
 		KeepData:   o.KeepData,
 		Kubeconfig: kubeconfig,
 		NodeName:   nodeName,

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/add2tkectl/add2tkectl/internal/treetest"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 )
@@ -47,7 +48,7 @@ func journaledRoot(t *testing.T) string {
 
 func TestUninstallDryRunListsTheActionsAndChangesNothing(t *testing.T) {
 	dir := journaledRoot(t)
-	before := treeOf(t, dir)
+	before := treetest.Snapshot(t, dir)
 	stdout, stderr, code, err := runInstallCLI(t, "--root", dir, "--config", installTestConfig, "uninstall", "--dry-run")
 	if code != 0 {
 		t.Fatalf("exit %d: %v\n%s", code, err, stderr)
@@ -57,7 +58,7 @@ func TestUninstallDryRunListsTheActionsAndChangesNothing(t *testing.T) {
 			t.Errorf("stdout lacks %q:\n%s", want, stdout)
 		}
 	}
-	if diff := cmp.Diff(before, treeOf(t, dir)); diff != "" {
+	if diff := cmp.Diff(before, treetest.Snapshot(t, dir)); diff != "" {
 		t.Fatalf("dry run changed the root:\n%s", diff)
 	}
 }

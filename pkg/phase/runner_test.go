@@ -3,8 +3,6 @@ package phase_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/add2tkectl/add2tkectl/internal/treetest"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 )
@@ -156,36 +155,6 @@ func TestSatisfiedPhaseIsUnchangedAndNotRun(t *testing.T) {
 	}
 }
 
-// snapshot describes every entry under dir: mode, size, mtime and content hash.
-func snapshot(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		desc := fmt.Sprintf("%v %d %d", info.Mode(), info.Size(), info.ModTime().UnixNano())
-		if info.Mode().IsRegular() {
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			sum := sha256.Sum256(b)
-			desc += " " + hex.EncodeToString(sum[:])
-		}
-		out[p] = desc
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 func assertNoEntries(t *testing.T, dir string) {
 	t.Helper()
 	entries, err := os.ReadDir(dir)
@@ -205,7 +174,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 	if _, err := phase.Run(context.Background(), first, phase.Options{Root: dir}); err != nil {
 		t.Fatal(err)
 	}
-	before := snapshot(t, dir)
+	before := treetest.Snapshot(t, dir)
 
 	var checked []string
 	satisfied := writing(root, tr, "a")
@@ -224,7 +193,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 	if got := tr.get()[ran:]; len(got) != 0 {
 		t.Errorf("a dry run ran phases %v", got)
 	}
-	if diff := cmp.Diff(before, snapshot(t, dir)); diff != "" {
+	if diff := cmp.Diff(before, treetest.Snapshot(t, dir)); diff != "" {
 		t.Errorf("a dry run changed the root (-before +after):\n%s", diff)
 	}
 	want := map[string]phase.Status{"a": phase.StatusUnchanged, "b": phase.StatusPlanned, "c": phase.StatusPlanned, "d": phase.StatusPlanned, "e": phase.StatusSkipped}
