@@ -13,8 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 
-	"github.com/google/renameio/v2"
-
+	"github.com/add2tkectl/add2tkectl/pkg/atomicfile"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 )
 
@@ -29,9 +28,11 @@ func (r Root) Path(p string) string {
 	return filepath.Join(r.Dir, filepath.Clean("/"+p))
 }
 
-// WriteFile writes data to the host path p atomically (temp file, fsync,
-// rename) with mode, creating parent directories, and records it. It
-// reports whether the file changed; an identical file is left untouched.
+// WriteFile writes data to the host path p atomically with mode, creating
+// parent directories, and records it: atomicfile.Write, so the content is
+// never visible with a wider mode than mode (even over an older, wider
+// file) and survives a power loss. It reports whether the file changed; an
+// identical file with the same mode is left untouched.
 func (r Root) WriteFile(rec phase.Recorder, p string, data []byte, mode fs.FileMode) (changed bool, err error) {
 	full := r.Path(p)
 	sum := sha256.Sum256(data)
@@ -50,12 +51,8 @@ func (r Root) WriteFile(rec phase.Recorder, p string, data []byte, mode fs.FileM
 	if err := rec.File(p, hexSum); err != nil {
 		return false, err
 	}
-	if err := renameio.WriteFile(full, data, mode.Perm()); err != nil {
-		return false, fmt.Errorf("write %s: %w", full, err)
-	}
-	// renameio honours the umask; make the mode exact.
-	if err := os.Chmod(full, mode.Perm()); err != nil {
-		return false, fmt.Errorf("chmod %s: %w", full, err)
+	if err := atomicfile.Write(full, data, mode); err != nil {
+		return false, err
 	}
 	return true, nil
 }
