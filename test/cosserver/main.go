@@ -15,6 +15,7 @@
 //	                  {"path":"/kubelet","resetAfter":1048576,"times":1}
 //	                  {"path":"/big","resetEvery":104857600}
 //	                  {"truncateAfter":100,"times":1} {"rate":65536} {"corrupt":true,"times":1}
+//	                  {"path":"/kubelet","stallAfter":1048576,"stall":"10s","times":1}
 //	DELETE /_faults   clear every fault
 //	GET    /_stats    {"/path":{"requests":N,"bytes":N,"status":{"200":N}}}: body bytes sent
 //	DELETE /_stats    reset the counters

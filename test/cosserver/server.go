@@ -55,8 +55,24 @@ type Fault struct {
 	Rate int64 `json:"rate,omitempty"`
 	// Corrupt flips bytes of the body (same length, wrong content).
 	Corrupt bool `json:"corrupt,omitempty"`
+	// Stall holds the body for this long (a duration such as "10s") once
+	// StallAfter body bytes are sent: a link that goes silent, then recovers.
+	Stall      string `json:"stall,omitempty"`
+	StallAfter int64  `json:"stallAfter,omitempty"`
 
 	resetDone map[int64]bool
+}
+
+// stall is how long the fault holds the body (0 for none).
+func (f *Fault) stall() (time.Duration, error) {
+	if f.Stall == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(f.Stall)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("stall %q is not a duration such as \"10s\"", f.Stall)
+	}
+	return d, nil
 }
 
 // PathStats counts what the server answered for one path.
@@ -115,6 +131,12 @@ func (s *server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			list = []*Fault{&one}
+		}
+		for _, f := range list {
+			if _, err := f.stall(); err != nil {
+				http.Error(w, "fault: "+err.Error(), http.StatusBadRequest)
+				return
+			}
 		}
 		s.faults = append(s.faults, list...)
 		w.WriteHeader(http.StatusNoContent)
@@ -234,7 +256,11 @@ func (s *server) sendWithFaults(w http.ResponseWriter, r *http.Request, f *os.Fi
 	corrupt := false  // flip bytes
 	var everyAt int64 // offset reset by a ResetEvery fault
 	var every *Fault
+	stallAt, stallFor := int64(-1), time.Duration(0) // offset of a stall, and its length
 	for _, ft := range faults {
+		if d, _ := ft.stall(); d > 0 && start+ft.StallAfter < stop {
+			stallAt, stallFor = start+ft.StallAfter, d
+		}
 		if ft.ResetAfter > 0 && start+ft.ResetAfter < stop {
 			stop, reset = start+ft.ResetAfter, true
 		}
@@ -264,7 +290,19 @@ func (s *server) sendWithFaults(w http.ResponseWriter, r *http.Request, f *os.Fi
 	began := time.Now()
 	var sent int64
 	for off := start; off < stop; {
+		if off >= stallAt && stallFor > 0 {
+			_ = http.NewResponseController(w).Flush()
+			select {
+			case <-time.After(stallFor):
+			case <-r.Context().Done():
+				return sent
+			}
+			stallFor, began = 0, began.Add(stallFor)
+		}
 		n := min(chunk, stop-off)
+		if stallFor > 0 && off < stallAt {
+			n = min(n, stallAt-off)
+		}
 		m, err := io.ReadFull(f, buf[:n])
 		if m > 0 {
 			if corrupt {

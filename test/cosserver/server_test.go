@@ -67,3 +67,73 @@ func TestPresignedURLs(t *testing.T) {
 		}
 	}
 }
+
+// TestStallHoldsTheBodyThenSendsTheRest: a stall fault sends StallAfter
+// bytes at once, holds the rest for Stall, then sends it intact; a stall
+// that is not a duration is refused.
+func TestStallHoldsTheBodyThenSendsTheRest(t *testing.T) {
+	dir := t.TempDir()
+	data := make([]byte, 256<<10)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	os.WriteFile(filepath.Join(dir, "obj"), data, 0o644)
+	s := newServer(dir, "", "")
+	s.admin = true
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: s, ConnContext: connContext}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	base := "http://" + ln.Addr().String()
+	post := func(body string) int {
+		resp, err := http.Post(base+"/_faults", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post(`{"stall":"ten seconds"}`); code != http.StatusBadRequest {
+		t.Errorf("a stall that is no duration: %d, want 400", code)
+	}
+	if code := post(`{"path":"/obj","stallAfter":1000,"stall":"400ms","times":1}`); code != http.StatusNoContent {
+		t.Fatalf("post fault: %d", code)
+	}
+	start := time.Now()
+	resp, err := http.Get(base + "/obj")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	head := make([]byte, 1000)
+	if _, err := io.ReadFull(resp.Body, head); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 300*time.Millisecond {
+		t.Errorf("the bytes before the stall took %s", d)
+	}
+	rest, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < 400*time.Millisecond {
+		t.Errorf("the body came in %s, before the stall of 400ms ended", d)
+	}
+	if got := append(head, rest...); string(got) != string(data) {
+		t.Errorf("body after the stall: %d bytes, differs from the object", len(got))
+	}
+	// times:1 is used up: the next response does not stall.
+	start = time.Now()
+	resp2, err := http.Get(base + "/obj")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp2.Body)
+	resp2.Body.Close()
+	if d := time.Since(start); d > 300*time.Millisecond {
+		t.Errorf("second response took %s: the stall applied twice", d)
+	}
+}
