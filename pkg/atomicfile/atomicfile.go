@@ -138,3 +138,27 @@ func SyncDir(dir string) error {
 	}
 	return nil
 }
+
+// MkdirAll is os.MkdirAll that also fsyncs the parent of every directory it
+// creates, so that a file written into them is reachable after a power loss.
+func MkdirAll(dir string, perm fs.FileMode) error {
+	dir = filepath.Clean(dir)
+	if st, err := os.Stat(dir); err == nil {
+		if !st.IsDir() {
+			return fmt.Errorf("%s is not a directory", dir)
+		}
+		return nil
+	}
+	if parent := filepath.Dir(dir); parent != dir {
+		if err := MkdirAll(parent, perm); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(dir, perm); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return nil // made meanwhile by someone else
+		}
+		return err
+	}
+	return syncDir(filepath.Dir(dir))
+}

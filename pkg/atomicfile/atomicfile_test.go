@@ -3,6 +3,7 @@ package atomicfile
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -104,5 +105,29 @@ func TestCleanupAfterCommitKeepsTheFile(t *testing.T) {
 	p.Cleanup()
 	if st, err := os.Stat(target); err != nil || st.Mode().Perm() != 0o640 {
 		t.Errorf("after Cleanup: %v, %v", st, err)
+	}
+}
+
+// TestMkdirAllSyncsTheParentOfEachNewDirectory: a directory created for a
+// file (/var/lib/add2tkectl for state.json) is itself made durable.
+func TestMkdirAllSyncsTheParentOfEachNewDirectory(t *testing.T) {
+	base := t.TempDir()
+	var synced []string
+	orig := syncDir
+	syncDir = func(d string) error { synced = append(synced, d); return orig(d) }
+	t.Cleanup(func() { syncDir = orig })
+	if err := MkdirAll(filepath.Join(base, "var/lib/add2tkectl"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{base, filepath.Join(base, "var"), filepath.Join(base, "var/lib")}
+	if !slices.Equal(synced, want) {
+		t.Errorf("synced %q, want %q", synced, want)
+	}
+	synced = nil
+	if err := MkdirAll(filepath.Join(base, "var/lib/add2tkectl"), 0o700); err != nil || len(synced) != 0 {
+		t.Errorf("existing directory: synced %q, %v; want nothing", synced, err)
+	}
+	if st, err := os.Stat(filepath.Join(base, "var/lib/add2tkectl")); err != nil || !st.IsDir() {
+		t.Errorf("%v %v", st, err)
 	}
 }

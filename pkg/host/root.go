@@ -44,7 +44,7 @@ func (r Root) WriteFile(rec phase.Recorder, p string, data []byte, mode fs.FileM
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return false, fmt.Errorf("read %s: %w", full, err)
 	}
-	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+	if err := atomicfile.MkdirAll(filepath.Dir(full), 0o755); err != nil {
 		return false, fmt.Errorf("create directory for %s: %w", full, err)
 	}
 	// Record first: a crash after the rename must not leave an unlisted file.

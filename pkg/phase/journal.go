@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/renameio/v2"
+	"github.com/add2tkectl/add2tkectl/pkg/atomicfile"
 )
 
 // JournalPath is the host path of the state journal.
@@ -210,11 +210,13 @@ func (w *journalWriter) save() error {
 	}
 	b = append(b, '\n')
 	// 0700/0600: the journal lists paths and values operators may consider sensitive.
-	if err := os.MkdirAll(filepath.Dir(w.path), 0o700); err != nil {
+	if err := atomicfile.MkdirAll(filepath.Dir(w.path), 0o700); err != nil {
 		return fmt.Errorf("create the directory of the state journal %s: %w", w.path, err)
 	}
-	if err := renameio.WriteFile(w.path, b, 0o600); err != nil {
-		return fmt.Errorf("write the state journal %s: %w", w.path, err)
+	// 0600 even over an older, wider file; durable once save returns (the
+	// directory is fsynced after the rename).
+	if err := atomicfile.Write(w.path, b, 0o600); err != nil {
+		return fmt.Errorf("write the state journal: %w", err)
 	}
 	return nil
 }

@@ -33,6 +33,8 @@ func TestMain(m *testing.M) {
 		helperLock(os.Getenv("PHASE_TEST_ROOT"))
 	case "signal":
 		helperSignal(os.Getenv("PHASE_TEST_ROOT"))
+	case "journal-loop":
+		helperJournalLoop(os.Getenv("PHASE_TEST_ROOT"))
 	}
 	os.Exit(3)
 }
