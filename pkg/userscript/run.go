@@ -52,6 +52,10 @@ func Run(ctx context.Context, d Deps, rec phase.Recorder) error {
 		return fmt.Errorf("open the user script's log: %w", err)
 	}
 	defer logFile.Close()
+	// An older log keeps its mode on open; make it owner-only before appending.
+	if err := logFile.Chmod(0o600); err != nil {
+		return fmt.Errorf("make the user script's log private (0600): %w", err)
+	}
 
 	start := time.Now()
 	res := Result{SHA256: sha, LogPath: LogPath}
