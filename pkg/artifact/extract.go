@@ -13,13 +13,36 @@ import (
 	"strings"
 )
 
-// ExtractTarGz extracts the gzip-compressed tarball src into dstDir, safely:
-// absolute paths, ".." elements, links that point outside dstDir, writes
-// through a symlink and device files are refused. File modes are kept. It
-// extracts into a temporary directory beside dstDir and renames it into
-// place, replacing a previous dstDir (a directory the installer owns), so
-// dstDir is either the old tree or the whole new one. Failures are *Error.
+// Limits bound what one archive may put on disk, so that a small archive
+// that unpacks to terabytes (a zip bomb, a sparse file) or to millions of
+// inodes is refused before it fills the disk.
+type Limits struct {
+	// Bytes is the total size of the regular files, as the headers declare
+	// them (a sparse file counts at its full size).
+	Bytes int64
+	// Entries is the number of members.
+	Entries int
+}
+
+// DefaultLimits fit every runtime archive (containerd, docker and the CNI
+// plugins unpack to a few hundred MiB) with a wide margin.
+var DefaultLimits = Limits{Bytes: 4 << 30, Entries: 100_000}
+
+// ExtractTarGz extracts the gzip-compressed tarball src into dstDir with
+// DefaultLimits; see ExtractTarGzLimited.
 func ExtractTarGz(src, dstDir string) error {
+	return ExtractTarGzLimited(src, dstDir, DefaultLimits)
+}
+
+// ExtractTarGzLimited extracts the gzip-compressed tarball src into dstDir,
+// safely: absolute paths, ".." elements, links that point outside dstDir,
+// writes through a symlink, device files and archives beyond lim are
+// refused; setuid and setgid bits are dropped, other permission bits kept.
+// It extracts into a temporary directory beside dstDir (same filesystem) and
+// renames it into place, replacing a previous dstDir (a directory the
+// installer owns), so dstDir is either the old tree or the whole new one.
+// Failures are *Error.
+func ExtractTarGzLimited(src, dstDir string, lim Limits) error {
 	fail := func(err error) error {
 		return &Error{Artifact: filepath.Base(src), Op: "extract", Err: err}
 	}
@@ -37,7 +60,7 @@ func ExtractTarGz(src, dstDir string) error {
 		return fail(err)
 	}
 	defer os.RemoveAll(tmp)
-	if err := extractInto(in, tmp); err != nil {
+	if err := extractInto(in, tmp, lim); err != nil {
 		return fail(err)
 	}
 	if err := os.Chmod(tmp, 0o755); err != nil {
@@ -67,7 +90,7 @@ type dirMode struct {
 	mode os.FileMode
 }
 
-func extractInto(r io.Reader, root string) error {
+func extractInto(r io.Reader, root string, lim Limits) error {
 	zr, err := gzip.NewReader(r)
 	if err != nil {
 		return fmt.Errorf("not a gzip file: %w", err)
@@ -76,13 +99,25 @@ func extractInto(r io.Reader, root string) error {
 	tr := tar.NewReader(zr)
 	var dirs []dirMode
 	var links []string
-	for {
+	var total int64
+	for entries := 1; ; entries++ {
 		hdr, err := tr.Next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
 			return fmt.Errorf("read tar: %w", err)
+		}
+		if entries > lim.Entries {
+			return fmt.Errorf("the archive has more than %d entries; refusing it (an archive bomb, or not a runtime archive)", lim.Entries)
+		}
+		if hdr.Typeflag == tar.TypeReg {
+			// The header's size is the file's full (for a sparse file,
+			// logical) size: refuse before writing a byte of it.
+			if hdr.Size < 0 || hdr.Size > lim.Bytes-total {
+				return fmt.Errorf("entry %s would unpack the archive beyond %s; refusing it (an archive bomb, or not a runtime archive)", hdr.Name, HumanBytes(lim.Bytes))
+			}
+			total += hdr.Size
 		}
 		name, err := entryName(hdr.Name)
 		if err != nil {
@@ -119,7 +154,7 @@ func extractInto(r io.Reader, root string) error {
 			if err := replaceable(target); err != nil {
 				return err
 			}
-			if err := writeEntry(target, tr, mode|fileSpecialBits(hdr.Mode)); err != nil {
+			if err := writeEntry(target, tr, mode); err != nil {
 				return err
 			}
 		case tar.TypeSymlink:
@@ -179,20 +214,6 @@ func extractInto(r io.Reader, root string) error {
 		}
 	}
 	return nil
-}
-
-func fileSpecialBits(m int64) os.FileMode {
-	var out os.FileMode
-	if m&0o4000 != 0 {
-		out |= os.ModeSetuid
-	}
-	if m&0o2000 != 0 {
-		out |= os.ModeSetgid
-	}
-	if m&0o1000 != 0 {
-		out |= os.ModeSticky
-	}
-	return out
 }
 
 // entryName cleans an archive path and refuses absolute ones and "..".

@@ -1,8 +1,6 @@
 package binary
 
 import (
-	"archive/tar"
-	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/google/renameio/v2"
 
+	"github.com/add2tkectl/add2tkectl/pkg/artifact"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 )
@@ -47,13 +46,6 @@ type MissingArtifactError struct{ Component, Artifact string }
 func (e *MissingArtifactError) Error() string {
 	return fmt.Sprintf("%s needs the %q artifact, which the manifest did not provide: add it to the manifest (or --artifacts-dir)", e.Component, e.Artifact)
 }
-
-// ExtractTarGz unpacks a tar.gz into a directory. It is a variable so the
-// shared safe extractor in pkg/artifact (artifact.ExtractTarGz) can be
-// switched in with one line; the default refuses absolute paths, ".." and
-// links and keeps only directories and regular files, which is all the
-// runtime archives hold.
-var ExtractTarGz = extractTarGz
 
 func (p Plan) artifacts() []string {
 	seen := map[string]bool{}
@@ -154,13 +146,12 @@ func (p Plan) Install(root host.Root, rec phase.Recorder, artifacts map[string]s
 		}
 		dir := ""
 		if archive {
-			dir, err = os.MkdirTemp("", "add2tkectl-"+strings.ReplaceAll(name, "/", "-")+"-")
-			if err != nil {
-				return changed, err
-			}
+			dir = extractDir(src)
 			defer os.RemoveAll(dir)
-			if err := ExtractTarGz(src, dir); err != nil {
-				return changed, fmt.Errorf("extract artifact %s: %w", name, err)
+			// The one safe extractor: it refuses escapes, links out, device
+			// nodes and archive bombs, and drops setuid/setgid bits.
+			if err := artifact.ExtractTarGz(src, dir); err != nil {
+				return changed, fmt.Errorf("%s: artifact %s: %w", p.Component, name, err)
 			}
 		}
 		for _, it := range items {
@@ -274,53 +265,10 @@ func CopyFile(root host.Root, rec phase.Recorder, dst, src string, mode fs.FileM
 	return true, got, err
 }
 
-func extractTarGz(src, dst string) error {
-	f, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	gz, err := gzip.NewReader(f)
-	if err != nil {
-		return fmt.Errorf("%s is not a gzip archive: %w", src, err)
-	}
-	tr := tar.NewReader(gz)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("read %s: %w", src, err)
-		}
-		name := path.Clean(strings.TrimPrefix(h.Name, "./"))
-		if name == "." {
-			continue
-		}
-		if path.IsAbs(name) || name == ".." || strings.HasPrefix(name, "../") {
-			return fmt.Errorf("%s: member %q escapes the target directory", src, h.Name)
-		}
-		target := filepath.Join(dst, filepath.FromSlash(name))
-		switch h.Typeflag {
-		case tar.TypeDir:
-			if err := os.MkdirAll(target, 0o755); err != nil {
-				return err
-			}
-		case tar.TypeReg:
-			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-				return err
-			}
-			out, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o700)
-			if err != nil {
-				return err
-			}
-			if _, err := io.Copy(out, tr); err != nil {
-				out.Close()
-				return fmt.Errorf("extract %s from %s: %w", h.Name, src, err)
-			}
-			if err := out.Close(); err != nil {
-				return err
-			}
-		}
-	}
+// extractDir is where an archive artifact is unpacked while its files are
+// installed: beside the artifact in the cache, on the cache's filesystem
+// (not $TMPDIR, often a small tmpfs), under one name per artifact so that
+// what a crash leaves behind is replaced by the next run.
+func extractDir(src string) string {
+	return filepath.Join(filepath.Dir(src), "."+filepath.Base(src)+".unpacked")
 }

@@ -1,6 +1,8 @@
 package binary
 
 import (
+	"archive/tar"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,6 +10,7 @@ import (
 
 	"github.com/add2tkectl/add2tkectl/internal/artifacttest"
 	"github.com/add2tkectl/add2tkectl/internal/testrec"
+	"github.com/add2tkectl/add2tkectl/pkg/artifact"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 )
 
@@ -37,16 +40,95 @@ func TestMembersAreFoundByUniqueSuffix(t *testing.T) {
 	}
 }
 
-func TestExtractRefusesEscapingMembers(t *testing.T) {
-	dir := t.TempDir()
-	for _, name := range []string{"../evil", "/etc/evil", "a/../../evil"} {
-		tgz := artifacttest.TarGz(t, dir, "e.tgz", map[string]string{name: "x"})
-		if err := ExtractTarGz(tgz, filepath.Join(dir, "out")); err == nil {
-			t.Errorf("%s: extracted", name)
+// leftovers lists what is beside the artifact besides itself: the
+// extraction directory must be gone after Install, whatever happened.
+func leftovers(t *testing.T, src string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(filepath.Dir(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range ents {
+		if e.Name() != filepath.Base(src) {
+			out = append(out, e.Name())
 		}
 	}
-	if _, err := os.Stat(filepath.Join(dir, "evil")); err == nil {
-		t.Error("a file escaped the target directory")
+	return out
+}
+
+// Install extracts with the one hardened extractor (pkg/artifact): what
+// escapes, links out, device nodes and bombs are refused, not skipped.
+func TestInstallRefusesArchivesThatEscapeLinkOutCarryDevicesOrExplode(t *testing.T) {
+	ok := artifacttest.Entry{Name: "bin/containerd", Body: "A", Mode: 0o755}
+	cases := []struct {
+		name string
+		bad  artifacttest.Entry
+		want string
+	}{
+		{"dotdot", artifacttest.Entry{Name: "../evil", Body: "x"}, "'..'"},
+		{"absolute", artifacttest.Entry{Name: "/etc/evil", Body: "x"}, "absolute"},
+		{"dotdot inside", artifacttest.Entry{Name: "a/../../evil", Body: "x"}, "'..'"},
+		{"symlink escape", artifacttest.Entry{Name: "bin/etc", Type: tar.TypeSymlink, Link: "../../../../etc"}, "outside"},
+		{"absolute symlink", artifacttest.Entry{Name: "bin/etc", Type: tar.TypeSymlink, Link: "/etc"}, "absolute"},
+		{"hard link escape", artifacttest.Entry{Name: "bin/passwd", Type: tar.TypeLink, Link: "../../etc/passwd"}, "outside the archive"},
+		{"char device", artifacttest.Entry{Name: "bin/null", Type: tar.TypeChar}, "device"},
+		{"block device", artifacttest.Entry{Name: "bin/sda", Type: tar.TypeBlock}, "device"},
+		// 5 GiB of zeros, declared by the header; the archive is a few bytes.
+		{"size bomb", artifacttest.Entry{Name: "bin/zeros", Body: "\x00\x00\x00\x00", Size: 5 << 30}, "beyond 4.0 GiB"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			src := artifacttest.TarGzOf(t, dir, "c.tgz", ok, tc.bad)
+			if st, _ := os.Stat(src); st.Size() > 64<<10 {
+				t.Fatalf("test archive is %d bytes; a bomb must be small", st.Size())
+			}
+			root := host.Root{Dir: t.TempDir()}
+			p := Plan{Component: "c", Items: []Item{{Artifact: "c", From: "bin/containerd", Dst: "/usr/local/bin/containerd", Mode: 0o755}}}
+			_, err := p.Install(root, testrec.New(), map[string]string{"c": src})
+			var ae *artifact.Error
+			if !errors.As(err, &ae) || ae.Op != "extract" {
+				t.Fatalf("Install = %v, want an extract *artifact.Error (exit 4)", err)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not say %q", err, tc.want)
+			}
+			if _, err := os.Stat(root.Path("/usr/local/bin/containerd")); !os.IsNotExist(err) {
+				t.Error("a refused archive installed a file")
+			}
+			if l := leftovers(t, src); len(l) != 0 {
+				t.Errorf("left beside the artifact: %v", l)
+			}
+		})
+	}
+}
+
+// The archive unpacks beside the artifact (the cache's filesystem), not in
+// $TMPDIR, and keeps no setuid/setgid bit.
+func TestInstallExtractsBesideTheArtifactWithoutSetuidBits(t *testing.T) {
+	t.Setenv("TMPDIR", filepath.Join(t.TempDir(), "no-such-tmpfs"))
+	dir := t.TempDir()
+	src := artifacttest.TarGzOf(t, dir, "c.tgz",
+		artifacttest.Entry{Name: "bin/containerd", Body: "A", Mode: 0o4755},
+		artifacttest.Entry{Name: "bin/ctr", Body: "B", Mode: 0o2755},
+		artifacttest.Entry{Name: "bin/ctr.link", Type: tar.TypeSymlink, Link: "ctr"},
+	)
+	root := host.Root{Dir: t.TempDir()}
+	p := Plan{Component: "c", Items: []Item{
+		{Artifact: "c", From: "bin/containerd", Dst: "/usr/local/bin/containerd", Mode: 0o755},
+		{Artifact: "c", From: "bin/ctr", Dst: "/usr/local/bin/ctr", Mode: 0o755}}}
+	if _, err := p.Install(root, testrec.New(), map[string]string{"c": src}); err != nil {
+		t.Fatalf("Install with TMPDIR unusable: %v", err)
+	}
+	for _, f := range []string{"/usr/local/bin/containerd", "/usr/local/bin/ctr"} {
+		st, err := os.Stat(root.Path(f))
+		if err != nil || st.Mode() != 0o755 {
+			t.Errorf("%s: %v, mode %v; want 0755 without setuid/setgid", f, err, st.Mode())
+		}
+	}
+	if l := leftovers(t, src); len(l) != 0 {
+		t.Errorf("left beside the artifact: %v", l)
 	}
 }
 
