@@ -4,7 +4,7 @@ COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X github.com/add2tkectl/add2tkectl/pkg/cli.version=$(VERSION) -X github.com/add2tkectl/add2tkectl/pkg/cli.commit=$(COMMIT)
 GO      ?= go
 
-.PHONY: build test lint fmt check deps bench-download release-check release-snapshot
+.PHONY: build test lint fmt check deps bench-download release-check release-snapshot faults fuzz
 
 # check is README's test command: everything CI runs, from a fresh machine.
 check: deps build lint test e2e
@@ -29,6 +29,23 @@ fmt:
 
 bench-download: build
 	scripts/bench-download.sh
+
+# faults runs the fault matrix against the e2e environment and prints its
+# table (QUICK=1 for fewer trials); see scripts/faults.sh.
+faults:
+	scripts/faults.sh
+
+# fuzz runs every fuzz target of the repository for FUZZTIME each (not in CI).
+FUZZTIME ?= 60s
+fuzz:
+	@fail=""; \
+	for dir in $$(grep -rl --include='*_test.go' --exclude-dir=.git '^func Fuzz' . | xargs -r -n1 dirname | sort -u); do \
+		for name in $$($(GO) test -list '^Fuzz' $$dir | grep '^Fuzz'); do \
+			echo "fuzz: $$dir $$name for $(FUZZTIME)"; \
+			$(GO) test -run '^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) $$dir || fail="$$fail $$dir:$$name"; \
+		done; \
+	done; \
+	if [ -n "$$fail" ]; then echo "fuzz: failed:$$fail"; exit 1; fi
 
 include scripts/e2e/e2e.mk
 
