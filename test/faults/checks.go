@@ -151,12 +151,25 @@ func (l *lab) settled(ctx context.Context, bin string) string {
 	return ""
 }
 
+// leftover says what a run should not have left behind.
+type leftover int
+
+const (
+	afterSuccess      leftover = iota // install completed: no partial download may remain either
+	afterEarlyFailure                 // failed before installing anything: nothing installed may be there
+	afterFailure                      // failed later: the cache must hold only verified files
+)
+
 // leftovers lists what a run left that it should not have: a file in the
-// artifact cache that is not what its name (its sha256) says, and with
-// halfDone, installed parts of the node (binaries, active units) after a
-// run that failed before installing anything. Partial downloads
-// (*.partial) are resumable state, not installed artifacts.
-func (l *lab) leftovers(ctx context.Context, halfDone bool) []string {
+// artifact cache that is not what its name (its sha256) says; after a
+// completed install, a partial download (*.partial: resumable state while
+// install has not completed); after an early failure, installed parts of
+// the node (binaries, active units).
+func (l *lab) leftovers(ctx context.Context, after leftover) []string {
+	partial := ";;"
+	if after == afterSuccess {
+		partial = `echo "stale-partial $f" ;;`
+	}
 	script := `
 cache=/var/cache/add2tkectl
 if [ -d $cache ]; then
@@ -164,7 +177,8 @@ if [ -d $cache ]; then
     [ -f "$f" ] || continue
     n=${f##*/}
     case $n in
-    *.partial|*.lock) ;;
+    *.lock) ;;
+    *.partial) ` + partial + `
     *) [ "$(sha256sum <"$f" | cut -d' ' -f1)" = "$n" ] || echo "unverified $f" ;;
     esac
   done
@@ -177,7 +191,7 @@ if [ -e /usr/local/bin/kubelet ] && [ "$(sha256sum </usr/local/bin/kubelet | cut
 fi
 `, k.SHA256)
 	}
-	if halfDone {
+	if after == afterEarlyFailure {
 		script += `
 for b in /usr/local/bin/kubelet /usr/local/bin/containerd; do [ -e $b ] && echo "half-installed $b"; done
 for u in kubelet containerd; do systemctl -q is-active $u && echo "half-installed $u active"; done

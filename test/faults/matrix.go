@@ -146,7 +146,7 @@ func baseline(ctx context.Context, l *lab, t *trial) outcome {
 	if p := l.settled(ctx, t.bin); p != "" {
 		return outcome{kind: bad, note: p}
 	}
-	return outcome{kind: converged, leftover: l.leftovers(ctx, false), note: "phases: " + strings.Join(ph, ", ")}
+	return outcome{kind: converged, leftover: l.leftovers(ctx, afterSuccess), note: "phases: " + strings.Join(ph, ", ")}
 }
 
 // killAt kills install with SIGKILL as phase starts (frac < 0), or frac of
@@ -185,7 +185,7 @@ kill -9 $pid; echo timeout`, t.bin, phase, delay)
 	if frac >= 0 {
 		note = fmt.Sprintf("killed at %s (in %s)", where, in)
 	}
-	return outcome{kind: converged, leftover: l.leftovers(ctx, false), note: note}
+	return outcome{kind: converged, leftover: l.leftovers(ctx, afterSuccess), note: note}
 }
 
 // artifactFault runs install with faults on the artifact server: it
@@ -211,20 +211,28 @@ func (l *lab) underFault(ctx context.Context, t *trial, bin string, codes ...int
 		if p := l.settled(ctx, t.bin); p != "" {
 			return outcome{kind: bad, note: "exit 0 under the fault, then: " + p}
 		}
-		return outcome{kind: converged, leftover: l.leftovers(ctx, false), note: fmt.Sprintf("converged in %s", took)}
+		return outcome{kind: converged, leftover: l.leftovers(ctx, afterSuccess), note: fmt.Sprintf("converged in %s", took)}
 	}
 	failed := failedPhase(res)
 	for _, c := range codes {
 		if code != c {
 			continue
 		}
-		left := l.leftovers(ctx, failed == "download" || failed == "preflight")
+		left := l.leftovers(ctx, failureKind(failed))
 		if p := l.converge(ctx, t.bin); p != "" {
 			return outcome{kind: bad, leftover: left, note: fmt.Sprintf("exit %d in %s, then the next install: %s", code, failed, p)}
 		}
+		left = append(left, l.leftovers(ctx, afterSuccess)...)
 		return outcome{kind: cleanFail, leftover: left, note: fmt.Sprintf("exit %d in %s after %s: %s", code, failed, took, lastLine(r.stderr, r.err))}
 	}
-	return outcome{kind: bad, leftover: l.leftovers(ctx, false), note: fmt.Sprintf("exit %d in %s after %s: %s", code, failed, took, lastLine(r.stderr, r.err))}
+	return outcome{kind: bad, leftover: l.leftovers(ctx, afterFailure), note: fmt.Sprintf("exit %d in %s after %s: %s", code, failed, took, lastLine(r.stderr, r.err))}
+}
+
+func failureKind(failedPhase string) leftover {
+	if failedPhase == "download" || failedPhase == "preflight" {
+		return afterEarlyFailure
+	}
+	return afterFailure
 }
 
 func failedPhase(res installResult) string {
@@ -302,12 +310,12 @@ exit $code`, t.bin, timeout, blockAPI, hold, blockAPI)
 		if p := l.settled(ctx, t.bin); p != "" {
 			return outcome{kind: bad, note: "exit 0, then: " + p}
 		}
-		return outcome{kind: converged, leftover: l.leftovers(ctx, false), note: fmt.Sprintf("exit 0 after %s", took)}
+		return outcome{kind: converged, leftover: l.leftovers(ctx, afterSuccess), note: fmt.Sprintf("exit 0 after %s", took)}
 	case r.code == 6 && outage == 0:
 		if p := l.converge(ctx, t.bin); p != "" {
 			return outcome{kind: bad, note: "exit 6, then the next install: " + p}
 		}
-		return outcome{kind: cleanFail, leftover: l.leftovers(ctx, false), note: fmt.Sprintf("exit 6 after %s: %s", took, errLine)}
+		return outcome{kind: cleanFail, leftover: l.leftovers(ctx, afterSuccess), note: fmt.Sprintf("exit 6 after %s: %s", took, errLine)}
 	}
 	return outcome{kind: bad, note: fmt.Sprintf("exit %d after %s: %s", r.code, took, errLine)}
 }
@@ -325,7 +333,7 @@ func cacheFull(ctx context.Context, l *lab, t *trial) outcome {
 		return outcome{kind: bad, note: "install exited 0 with a 16 MiB cache"}
 	}
 	failed := failedPhase(res)
-	left := l.leftovers(ctx, failed == "download" || failed == "preflight")
+	left := l.leftovers(ctx, failureKind(failed))
 	named := strings.Contains(r.stderr, dir)
 	if g := l.exec(ctx, time.Minute, nil, "mount -o remount,size=4g "+dir); g.code != 0 {
 		return outcome{kind: bad, note: "grow tmpfs: " + lastLine(g.stderr, g.err)}
@@ -337,7 +345,7 @@ func cacheFull(ctx context.Context, l *lab, t *trial) outcome {
 	if p := l.converge(ctx, t.bin); p != "" {
 		return outcome{kind: bad, leftover: left, note: msg + "; then after freeing space: " + p}
 	}
-	return outcome{kind: cleanFail, leftover: left, note: msg}
+	return outcome{kind: cleanFail, leftover: append(left, l.leftovers(ctx, afterSuccess)...), note: msg}
 }
 
 // concurrent runs first (install, or uninstall of an installed node) and,
@@ -390,7 +398,7 @@ echo "$(grep '] ' faults-a.err | tail -1 | cut -d' ' -f1) $(grep '] ' faults-b.e
 		if p := l.settled(ctx, t.bin); p != "" {
 			return outcome{kind: bad, note: note + "; then: " + p}
 		}
-		return outcome{kind: cleanFail, leftover: l.leftovers(ctx, false), note: note + ": " + lastLine(bErr, nil)}
+		return outcome{kind: cleanFail, leftover: l.leftovers(ctx, afterSuccess), note: note + ": " + lastLine(bErr, nil)}
 	}
 	if eb != 0 {
 		return outcome{kind: bad, note: note + ": " + lastLine(bErr, nil)}
@@ -398,7 +406,7 @@ echo "$(grep '] ' faults-a.err | tail -1 | cut -d' ' -f1) $(grep '] ' faults-b.e
 	if p := l.settled(ctx, t.bin); p != "" {
 		return outcome{kind: bad, note: note + "; then: " + p}
 	}
-	return outcome{kind: converged, leftover: l.leftovers(ctx, false)}
+	return outcome{kind: converged, leftover: l.leftovers(ctx, afterSuccess)}
 }
 
 // cycles: snapshot the fresh host, install, then per cycle uninstall (the
@@ -432,7 +440,7 @@ func cycles(ctx context.Context, l *lab, t *trial, n int) []outcome {
 		if p := l.waitStatus(ctx, t.bin, time.Minute); p != "" {
 			problems = append(problems, p)
 		}
-		o := outcome{kind: converged, leftover: l.leftovers(ctx, false)}
+		o := outcome{kind: converged, leftover: l.leftovers(ctx, afterSuccess)}
 		if len(problems) > 0 {
 			o = outcome{kind: bad, leftover: o.leftover, note: fmt.Sprintf("cycle %d: %s", i+1, strings.Join(problems, "; "))}
 		}
