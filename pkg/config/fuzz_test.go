@@ -2,10 +2,12 @@ package config
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -87,5 +89,79 @@ func FuzzTrailer(f *testing.F) {
 		if want := int(exeSize) + 2 + trailerSize; out.Len() != want {
 			t.Fatalf("bundled size %d, want %d", out.Len(), want)
 		}
+	})
+}
+
+// FuzzSetSecret: a --set either is refused, or nothing it put into the
+// configuration is a secret — no bootstrap token in the typed field or in
+// any key or string at any depth, no presigned URL — and an error never
+// shows the token's secret half.
+func FuzzSetSecret(f *testing.F) {
+	for _, s := range [][2]string{
+		{"cluster", "{bootstrapToken: abcdef.0123456789abcdef}"},
+		{"cluster", `{"bootstrapToken": "abcdef\u002e0123456789abcdef"}`},
+		{"cluster", "{bootstrapToken: !!str abcdef.0123456789abcdef}"},
+		{"cluster.bootstrapToken", "abcdef.0123456789abcdef"},
+		{"artifacts", `{manifestURL: "https://b/m.json?q-sign-algorithm=sha1&q-signature=0123456789abcdef"}`},
+		{"artifacts", `{"manifestURL": "https://b/m.json\u003fX-Amz-Signature\u003dab"}`},
+		{"artifacts.manifestURL", "https://b/m.json?Signature=x"},
+		{"nodePool.labels", "{a: abcdef.0123456789abcdef}"},
+		{"nodePool.labels.abcdef.0123456789abcdef", "x"},
+		{"nodePool.taints", "[{key: k, value: abcdef.0123456789abcdef, effect: NoSchedule}]"},
+		{"nodePool.kubelet.extraConfig", `{a: {b: [1, "https://h/?token=t"]}}`},
+		{"nodePool.kubelet.extraConfig", "{a: &x abcdef.0123456789abcdef, b: *x}"},
+		{"nodePool.userScript", "#!/bin/sh\necho abcdef.0123456789abcdef\n"},
+		{"nodePool", "{userScript: 'curl https://b/x?x-cos-security-token=t'}"},
+		{"nodePool.cordon", "true"},
+		{"cluster", "{id: cls-1}"},
+	} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, path, text string) {
+		doc, err := setDocument([]string{path + "=" + text})
+		if err != nil {
+			for _, tok := range bootstrapTokenRE.FindAllString(path+"="+text, -1) {
+				if strings.Contains(err.Error(), tok[7:]) {
+					t.Fatalf("error shows the token's secret half: %v", err)
+				}
+			}
+			return
+		}
+		c, err := decodeDocument(doc)
+		if err != nil {
+			return // the merged document's own check reports it
+		}
+		if c.Cluster.BootstrapToken != "" || strings.Contains(c.Artifacts.ManifestURL, "?") {
+			t.Fatalf("--set %s=%q put a secret into the configuration: %+v", path, text, c)
+		}
+		// Walk the document as its JSON form reads back, independently of
+		// how --set decoded it.
+		b, err := json.Marshal(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back any
+		if err := json.Unmarshal(b, &back); err != nil {
+			t.Fatal(err)
+		}
+		var walk func(v any)
+		walk = func(v any) {
+			switch x := v.(type) {
+			case string:
+				if secretInText(x) != "" {
+					t.Fatalf("--set %s=%q put a secret into the configuration: %q", path, text, x)
+				}
+			case map[string]any:
+				for k, e := range x {
+					walk(k)
+					walk(e)
+				}
+			case []any:
+				for _, e := range x {
+					walk(e)
+				}
+			}
+		}
+		walk(back)
 	})
 }

@@ -320,14 +320,24 @@ func setDocument(sets []string) (map[string]any, error) {
 		if !ok || p == "" {
 			return nil, &LoadError{Source: source, Err: errors.New("write --set path=value, e.g. --set nodePool.cordon=true")}
 		}
+		// Before the path is parsed: its errors quote it.
+		if what := secretInText(p); what != "" {
+			at := fieldPrefix(p)
+			return nil, (&secretHit{path: at, what: what + " in its path"}).refusal(at)
+		}
 		path, s, err := setPath(p)
 		if err != nil {
 			return nil, &LoadError{Source: source, Err: err}
 		}
-		if why := secretOnCommandLine(strings.Join(path, "."), text); why != "" {
-			return nil, &LoadError{Source: source, Err: errors.New(why)}
-		}
 		v, ok, ps := value(text, s, p)
+		var decoded any
+		if ok && len(ps) == 0 {
+			decoded = v
+		}
+		// Before any problem is reported: a problem may quote the value.
+		if h := secretInSet(path, s, text, decoded); h != nil {
+			return nil, h.refusal(path)
+		}
 		if len(ps) > 0 {
 			return nil, problemsError(source, ps)
 		}
@@ -336,19 +346,6 @@ func setDocument(sets []string) (map[string]any, error) {
 		}
 	}
 	return doc, nil
-}
-
-// secretOnCommandLine refuses secrets in --set: any user on the host can
-// read a process's arguments.
-func secretOnCommandLine(path, text string) string {
-	const why = "is a secret and the command line is visible to every user of the host (ps): put it in the --config file or in %s"
-	switch {
-	case path == "cluster.bootstrapToken":
-		return fmt.Sprintf(why, EnvPrefix+"CLUSTER_BOOTSTRAPTOKEN")
-	case path == "artifacts.manifestURL" && strings.Contains(text, "?"):
-		return "a presigned URL " + fmt.Sprintf(why, EnvPrefix+"ARTIFACTS_MANIFESTURL")
-	}
-	return ""
 }
 
 func setPath(p string) ([]string, *schema, error) {
