@@ -26,7 +26,7 @@ func BenchmarkCopyHash(b *testing.B) {
 	dir := b.TempDir()
 	b.SetBytes(size)
 	for b.Loop() {
-		p, err := openPartial(dir, a, true)
+		p, err := openPartial(b.Context(), dir, a, true, nil)
 		if err != nil {
 			b.Fatal(err)
 		}

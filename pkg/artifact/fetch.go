@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -60,6 +61,9 @@ type Retry struct {
 	Deadline time.Duration
 	// Stall fails an attempt that received nothing for this long (default 60s).
 	Stall time.Duration
+	// ManifestDeadline bounds the manifest's fetch, retries included
+	// (default 2m): install holds its lock meanwhile.
+	ManifestDeadline time.Duration
 }
 
 // Local is an artifact verified into the cache.
@@ -125,6 +129,9 @@ func (f *Fetcher) retryPolicy() Retry {
 	if r.Stall <= 0 {
 		r.Stall = 60 * time.Second
 	}
+	if r.ManifestDeadline <= 0 {
+		r.ManifestDeadline = 2 * time.Minute
+	}
 	return r
 }
 
@@ -147,15 +154,16 @@ func (f *Fetcher) Fetch(ctx context.Context, manifestURL string, m *Manifest, os
 	if err := os.MkdirAll(f.CacheDir, 0o700); err != nil {
 		return nil, &Error{Op: "download", Err: fmt.Errorf("create the cache %s: %w", f.CacheDir, err)}
 	}
+	uniq, first := byContent(sel.Artifacts)
 	par := f.Parallel
 	if par <= 0 {
 		par = 3
 	}
 	sem := make(chan struct{}, par)
-	locals := make([]Local, len(sel.Artifacts))
-	errs := make([]error, len(sel.Artifacts))
+	locals := make([]Local, len(uniq))
+	errs := make([]error, len(uniq))
 	var wg sync.WaitGroup
-	for i, a := range sel.Artifacts {
+	for i, a := range uniq {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -173,11 +181,35 @@ func (f *Fetcher) Fetch(ctx context.Context, manifestURL string, m *Manifest, os
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	out := make(map[string]Local, len(locals))
-	for _, l := range locals {
-		out[l.Name] = l
+	out := make(map[string]Local, len(sel.Artifacts))
+	for _, a := range sel.Artifacts {
+		l := locals[first[a.SHA256]]
+		out[a.Name] = Local{Artifact: a, Path: l.Path, CacheHit: l.CacheHit}
 	}
 	return out, nil
+}
+
+// byContent plans one fetch per sha256: artifacts with the same content
+// (the same tarball listed under two names, say) share one cache file, and
+// fetching it twice at once would write one partial file twice. The fetch
+// tries the URLs of every artifact that shares it. first maps a sha256 to
+// its index in uniq.
+func byContent(arts []Artifact) (uniq []Artifact, first map[string]int) {
+	first = map[string]int{}
+	for _, a := range arts {
+		i, ok := first[a.SHA256]
+		if !ok {
+			first[a.SHA256] = len(uniq)
+			uniq = append(uniq, a)
+			continue
+		}
+		for _, u := range a.URLs {
+			if !slices.Contains(uniq[i].URLs, u) {
+				uniq[i].URLs = append(uniq[i].URLs, u)
+			}
+		}
+	}
+	return uniq, first
 }
 
 func cloneArtifacts(in []Artifact) []Artifact {
@@ -192,20 +224,44 @@ func cloneArtifacts(in []Artifact) []Artifact {
 // CachePath is where a verified artifact lives in the cache.
 func (f *Fetcher) CachePath(a Artifact) string { return filepath.Join(f.CacheDir, a.SHA256) }
 
+// cached reports whether the verified file of a is in the cache. Only a
+// verified file is ever renamed to its sha256: the name is the proof.
+func (f *Fetcher) cached(a Artifact) bool {
+	st, err := os.Stat(f.CachePath(a))
+	return err == nil && st.Mode().IsRegular() && st.Size() == a.Size
+}
+
 func (f *Fetcher) fetchOne(ctx context.Context, a Artifact, offlineDir string) (Local, error) {
 	bar := begin(f.Progress, a)
 	final := f.CachePath(a)
-	if st, err := os.Stat(final); err == nil && st.Mode().IsRegular() && st.Size() == a.Size {
-		// Only a verified file is ever renamed to its sha256: the name is the proof.
+	if f.cached(a) {
+		bar.Done(Result{CacheHit: true})
+		return Local{Artifact: a, Path: final, CacheHit: true}, nil
+	}
+	op := "download"
+	if offlineDir != "" {
+		op = "offline"
+	}
+	// The partial file is locked: another add2tkectl (an artifacts pull
+	// beside an install) fetching the same content waits here, then finds
+	// the verified file.
+	p, err := openPartial(ctx, f.CacheDir, a, offlineDir != "", func() {
+		f.log().WithField("artifact", a.Name).Info("another add2tkectl is fetching this artifact; waiting for it")
+	})
+	if err != nil {
+		bar.Done(Result{Err: err})
+		return Local{}, &Error{Artifact: a.Name, Op: op, Err: err}
+	}
+	defer p.discard()
+	if f.cached(a) {
 		bar.Done(Result{CacheHit: true})
 		return Local{Artifact: a, Path: final, CacheHit: true}, nil
 	}
 	var fetched int64
-	var err error
 	if offlineDir != "" {
-		fetched, err = f.copyOffline(a, filepath.Join(offlineDir, OfflineName(a)), bar)
+		fetched, err = f.copyOffline(a, filepath.Join(offlineDir, OfflineName(a)), p, bar)
 	} else {
-		fetched, err = f.download(ctx, a, bar)
+		fetched, err = f.download(ctx, a, p, bar)
 	}
 	bar.Done(Result{Fetched: fetched, Err: err})
 	if err != nil {
@@ -215,17 +271,12 @@ func (f *Fetcher) fetchOne(ctx context.Context, a Artifact, offlineDir string) (
 }
 
 // copyOffline verifies a file of an offline directory into the cache.
-func (f *Fetcher) copyOffline(a Artifact, src string, bar Bar) (int64, error) {
+func (f *Fetcher) copyOffline(a Artifact, src string, p *partial, bar Bar) (int64, error) {
 	in, err := os.Open(src)
 	if err != nil {
 		return 0, &Error{Artifact: a.Name, Op: "offline", Err: fmt.Errorf("%w; the offline directory must hold %s (fill it with `add2tkectl artifacts pull --to DIR`)", err, OfflineName(a))}
 	}
 	defer in.Close()
-	p, err := openPartial(f.CacheDir, a, true)
-	if err != nil {
-		return 0, &Error{Artifact: a.Name, Op: "offline", Err: err}
-	}
-	defer p.discard()
 	if _, err := p.copyFrom(in, a.Size+1, bar); err != nil {
 		return p.n, &Error{Artifact: a.Name, Op: "offline", Err: fmt.Errorf("copy %s: %w", src, err)}
 	}
@@ -260,8 +311,11 @@ type attemptFunc func(ctx context.Context, u string) (progressed bool, err error
 
 // retry runs try over urls in order, Rounds times, with backoff and jitter
 // between failed attempts of one URL. An expired link or a permanent error
-// takes that URL out; a mismatch starts over once and then is final.
-func (f *Fetcher) retry(ctx context.Context, name string, urls []string, try attemptFunc) error {
+// takes that URL out; a mismatch starts over once and then is final. When
+// resumable, an attempt that received bytes resets the failure count (the
+// next attempt continues from there); otherwise every failure counts, so
+// the number of requests is at most Attempts*Rounds per URL.
+func (f *Fetcher) retry(ctx context.Context, name string, urls []string, resumable bool, try attemptFunc) error {
 	pol := f.retryPolicy()
 	log := f.log().WithField("artifact", name)
 	dead := make([]bool, len(urls))
@@ -305,7 +359,7 @@ func (f *Fetcher) retry(ctx context.Context, name string, urls []string, try att
 					continue
 				default:
 					last[i] = err
-					if progressed {
+					if progressed && resumable {
 						fails = 0
 					}
 					fails++
@@ -356,19 +410,14 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// download fetches one artifact into the cache, resuming what is on disk.
-func (f *Fetcher) download(ctx context.Context, a Artifact, bar Bar) (int64, error) {
+// download fetches one artifact into p, resuming what is on disk.
+func (f *Fetcher) download(ctx context.Context, a Artifact, p *partial, bar Bar) (int64, error) {
 	pol := f.retryPolicy()
 	ctx, cancel := context.WithTimeout(ctx, pol.Deadline)
 	defer cancel()
-	p, err := openPartial(f.CacheDir, a, false)
-	if err != nil {
-		return 0, &Error{Artifact: a.Name, Op: "download", Err: err}
-	}
-	defer p.discard()
 	bar.SetCurrent(p.n)
 	var fetched int64
-	err = f.retry(ctx, a.Name, a.URLs, func(ctx context.Context, u string) (bool, error) {
+	err := f.retry(ctx, a.Name, a.URLs, true, func(ctx context.Context, u string) (bool, error) {
 		before := p.n
 		err := f.attempt(ctx, a, u, p, bar, pol.Stall)
 		if p.n > before {
@@ -559,34 +608,27 @@ func (s stallReader) Read(b []byte) (int, error) {
 	return n, err
 }
 
+// ManifestLimit is the largest manifest envelope accepted.
+const ManifestLimit = 4 << 20
+
 // FetchManifest downloads the manifest envelope from its (presigned) URL
-// with the same retries and expiry rule as artifacts. It does not verify
-// it: pass the bytes to VerifyManifest.
+// with the same expiry rule as artifacts, and bounds like theirs: at most
+// Attempts*Rounds requests (a manifest is never resumed, so a body cut
+// short counts as a failure however much of it came), Stall on the answer,
+// ManifestDeadline on the whole and ManifestLimit on the body. It does not
+// verify it: pass the bytes to VerifyManifest.
 func (f *Fetcher) FetchManifest(ctx context.Context, manifestURL string) ([]byte, error) {
-	const limit = 4 << 20
 	if manifestURL == "" {
 		return nil, manifestErr("artifacts.manifestURL is empty; set it in the configuration")
 	}
+	pol := f.retryPolicy()
+	ctx, cancel := context.WithTimeout(ctx, pol.ManifestDeadline)
+	defer cancel()
 	var body []byte
-	err := f.retry(ctx, "manifest", []string{manifestURL}, func(ctx context.Context, u string) (bool, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	err := f.retry(ctx, "manifest", []string{manifestURL}, false, func(ctx context.Context, u string) (bool, error) {
+		b, err := f.getManifest(ctx, u, pol.Stall)
 		if err != nil {
-			return false, &permanentError{fmt.Errorf("bad manifest URL %s", redact.URL(u))}
-		}
-		resp, err := f.client().Do(req)
-		if err != nil {
-			return false, redactErr(err)
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return false, statusError(resp, u)
-		}
-		b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-		if err != nil {
-			return len(b) > 0, redactErr(err)
-		}
-		if len(b) > limit {
-			return true, &permanentError{fmt.Errorf("manifest is larger than %d bytes", limit)}
+			return len(b) > 0, err
 		}
 		body = b
 		return true, nil
@@ -595,4 +637,43 @@ func (f *Fetcher) FetchManifest(ctx context.Context, manifestURL string) ([]byte
 		return nil, err
 	}
 	return body, nil
+}
+
+// getManifest makes one request for the manifest. The stall watch starts
+// before the request, so a server that never answers is cut off too,
+// whatever the client's own timeouts.
+func (f *Fetcher) getManifest(ctx context.Context, u string, stall time.Duration) ([]byte, error) {
+	actx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	req, err := http.NewRequestWithContext(actx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, &permanentError{fmt.Errorf("bad manifest URL %s", redact.URL(u))}
+	}
+	watch := newStallWatch(stall, cancel)
+	defer watch.stop()
+	resp, err := f.client().Do(req)
+	if err != nil {
+		if watch.fired() {
+			return nil, fmt.Errorf("no answer for %s", stall)
+		}
+		return nil, redactErr(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, statusError(resp, u)
+	}
+	if resp.ContentLength > ManifestLimit {
+		return nil, &permanentError{fmt.Errorf("manifest is %d bytes, more than %d", resp.ContentLength, ManifestLimit)}
+	}
+	b, err := io.ReadAll(io.LimitReader(watch.reader(resp.Body), ManifestLimit+1))
+	if err != nil {
+		if watch.fired() {
+			return b, fmt.Errorf("no data for %s after %d bytes of the manifest", stall, len(b))
+		}
+		return b, redactErr(err)
+	}
+	if len(b) > ManifestLimit {
+		return b, &permanentError{fmt.Errorf("manifest is larger than %d bytes", ManifestLimit)}
+	}
+	return b, nil
 }

@@ -99,3 +99,32 @@ func FuzzExtractTarGz(f *testing.F) {
 		})
 	})
 }
+
+// FuzzParseManifest: no payload panics, whatever parses validates, and a
+// parsed manifest survives a round trip through JSON.
+func FuzzParseManifest(f *testing.F) {
+	f.Add(mustJSON(goodPayload()))
+	exp := goodPayload()
+	exp["expires"] = "2030-01-02T03:04:05Z"
+	f.Add(mustJSON(exp))
+	f.Add([]byte(`{"schemaVersion":1,"expires":"0001-01-01T00:00:00Z","artifacts":[]}`))
+	f.Add([]byte(`{"schemaVersion":1,"artifacts":[{"name":"a","version":"1","os":"linux","arch":"amd64","kind":"binary","urls":["x"],"size":1,"sha256":"` + strings.Repeat("0", 64) + `"}]} {}`))
+	f.Add([]byte(`{"schemaVersion":2}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		m, err := artifact.ParseManifest(payload)
+		if err != nil {
+			return
+		}
+		if err := m.Validate(); err != nil {
+			t.Fatalf("parsed manifest does not validate: %v", err)
+		}
+		again, err := artifact.ParseManifest(mustJSON(m))
+		if err != nil {
+			t.Fatalf("a parsed manifest does not parse again: %v", err)
+		}
+		if len(again.Artifacts) != len(m.Artifacts) {
+			t.Fatalf("round trip lost artifacts")
+		}
+	})
+}

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"sort"
 	"strings"
+	"time"
 )
 
 // SchemaVersion is the manifest schema this binary understands.
@@ -21,8 +23,11 @@ const (
 
 // Manifest is the signed list of artifacts (DESIGN section 2).
 type Manifest struct {
-	SchemaVersion int        `json:"schemaVersion"`
-	Artifacts     []Artifact `json:"artifacts"`
+	SchemaVersion int `json:"schemaVersion"`
+	// Expires, when set, ends the manifest's life (RFC 3339, signed with the
+	// rest), so that an old manifest replayed over http is refused.
+	Expires   *time.Time `json:"expires,omitempty"`
+	Artifacts []Artifact `json:"artifacts"`
 }
 
 // Artifact is one downloadable file.
@@ -41,8 +46,28 @@ type Artifact struct {
 // public key, validates the manifest it carries and resolves relative
 // artifact URLs against manifestURL. With an empty manifestURL (an offline
 // manifest) relative URLs stay as they are: Fetch resolves them or, with an
-// offline directory, does not need them. Every failure is an *Error (exit 4).
+// offline directory, does not need them. A manifest past its expiry is
+// refused. Every failure is an *Error (exit 4).
 func VerifyManifest(envelope []byte, manifestURL string, pubPEM string) (*Manifest, error) {
+	m, err := verify(envelope, manifestURL, pubPEM)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.checkFresh(time.Now()); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// VerifyCachedManifest is VerifyManifest for the envelope install keeps under
+// the host root after accepting it: its signature is checked again but not
+// its expiry, so that a re-run on a joined host stays idempotent offline. The
+// expiry guards what comes over the network or from an offline directory.
+func VerifyCachedManifest(envelope []byte, pubPEM string) (*Manifest, error) {
+	return verify(envelope, "", pubPEM)
+}
+
+func verify(envelope []byte, manifestURL string, pubPEM string) (*Manifest, error) {
 	pub, err := ParsePublicKey([]byte(pubPEM))
 	if err != nil {
 		return nil, manifestErr("artifacts.publicKey: %v; set it to the PEM public key that signs the manifest", err)
@@ -88,7 +113,11 @@ func (m *Manifest) Validate() error {
 	if len(m.Artifacts) == 0 {
 		return manifestErr("the manifest lists no artifacts")
 	}
+	if m.Expires != nil && m.Expires.IsZero() {
+		return manifestErr("expires is the zero time; give an RFC 3339 time or leave it out")
+	}
 	seen := map[string]bool{}
+	sizeOf := map[string]int64{}
 	for i, a := range m.Artifacts {
 		where := fmt.Sprintf("artifacts[%d] (%s)", i, a.Name)
 		switch {
@@ -113,6 +142,10 @@ func (m *Manifest) Validate() error {
 				return manifestErr("%s: url is not valid", where)
 			}
 		}
+		if n, ok := sizeOf[a.SHA256]; ok && n != a.Size {
+			return manifestErr("%s: sha256 %s is listed with sizes %d and %d; one content has one size", where, a.SHA256, n, a.Size)
+		}
+		sizeOf[a.SHA256] = a.Size
 		key := a.Name + " " + a.OS + "/" + a.Arch
 		if seen[key] {
 			return manifestErr("%s: listed twice for %s/%s", where, a.OS, a.Arch)
@@ -120,6 +153,52 @@ func (m *Manifest) Validate() error {
 		seen[key] = true
 	}
 	return nil
+}
+
+// checkFresh refuses a manifest whose signed expiry is before now.
+func (m *Manifest) checkFresh(now time.Time) error {
+	if m.Expires == nil || now.Before(*m.Expires) {
+		return nil
+	}
+	return manifestErr("the manifest expired at %s; regenerate and republish it (add2tkectl artifacts sign --expires ...) or regenerate the script in the console", m.Expires.UTC().Format(time.RFC3339))
+}
+
+// Pin is the version the configuration asks of one artifact, and the
+// setting that asks it (for the error message).
+type Pin struct {
+	Version string
+	Setting string
+}
+
+// Pins are the configuration's versions by artifact name: the kubelet's is
+// the cluster's Kubernetes version, the runtime's the pool's runtime version.
+type Pins map[string]Pin
+
+// SameVersion compares versions with or without a leading "v"
+// (kubelet says v1.35.4, a pool says 1.35.4).
+func SameVersion(a, b string) bool {
+	return strings.TrimPrefix(a, "v") == strings.TrimPrefix(b, "v")
+}
+
+// CheckPins refuses a manifest that lists a pinned artifact, for any OS or
+// architecture, at another version than its pin: a validly signed manifest
+// for other versions (an old one replayed, say) must not install them. An
+// artifact the manifest lacks is not this check's business. The *Error
+// names both versions.
+func (m *Manifest) CheckPins(pins Pins) error {
+	var bad []string
+	for _, a := range m.Artifacts {
+		p, ok := pins[a.Name]
+		if !ok || p.Version == "" || SameVersion(a.Version, p.Version) {
+			continue
+		}
+		bad = append(bad, fmt.Sprintf("%s is %s in the manifest (%s/%s) but %s is %s", a.Name, a.Version, a.OS, a.Arch, p.Setting, p.Version))
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	sort.Strings(bad)
+	return manifestErr("the manifest is for other versions than the configuration: %s; regenerate the script in the console for this pool or publish a manifest for these versions", strings.Join(bad, "; "))
 }
 
 func isSHA256(s string) bool {

@@ -103,6 +103,11 @@ func TestVerifyManifestRefuses(t *testing.T) {
 		{"no artifacts", edit(func(m, _ map[string]any) { m["artifacts"] = []any{} }), string(testPub), "no artifacts"},
 		{"file url", edit(func(_, a map[string]any) { a["urls"] = []any{"file:///etc/shadow"} }), string(testPub), "scheme"},
 		{"name with ..", edit(func(_, a map[string]any) { a["name"] = "../kubelet" }), string(testPub), "'..'"},
+		{"one sha256, two sizes", edit(func(m, a map[string]any) {
+			m["artifacts"].([]any)[1].(map[string]any)["sha256"] = a["sha256"]
+		}), string(testPub), "sizes 10 and 20"},
+		{"expired", edit(func(m, _ map[string]any) { m["expires"] = "2020-01-02T03:04:05Z" }), string(testPub), "expired at 2020-01-02T03:04:05Z; regenerate and republish"},
+		{"expires not RFC 3339", edit(func(m, _ map[string]any) { m["expires"] = "next week" }), string(testPub), "decode manifest payload"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,14 +1,19 @@
 package artifact
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
 	"os"
 	"path/filepath"
 	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // partial is <cache>/<sha256>.partial while an artifact downloads: the bytes
@@ -24,9 +29,13 @@ type partial struct {
 	fresh       bool // a one-shot copy: never kept for a resume
 }
 
-// openPartial opens (or creates) the partial file of a and hashes what it
-// already holds, so that a download interrupted by a crash resumes too.
-func openPartial(cacheDir string, a Artifact, fresh bool) (*partial, error) {
+// openPartial opens (or creates) the partial file of a, locked, and hashes
+// what it already holds, so that a download interrupted by a crash resumes
+// too. The lock (flock) is held until finish or discard: two processes
+// never write one partial file at once. While another holds it, onWait is
+// called once and openPartial waits (until ctx ends); the caller then
+// checks whether the other left the verified file.
+func openPartial(ctx context.Context, cacheDir string, a Artifact, fresh bool, onWait func()) (*partial, error) {
 	p := &partial{
 		path:  filepath.Join(cacheDir, a.SHA256+".partial"),
 		final: filepath.Join(cacheDir, a.SHA256),
@@ -34,9 +43,9 @@ func openPartial(cacheDir string, a Artifact, fresh bool) (*partial, error) {
 		fresh: fresh,
 	}
 	var err error
-	p.f, err = os.OpenFile(p.path, os.O_RDWR|os.O_CREATE, 0o600)
+	p.f, err = openLocked(ctx, p.path, onWait)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", p.path, err)
+		return nil, err
 	}
 	if fresh {
 		return p, p.reset()
@@ -150,7 +159,56 @@ func readSome(r io.Reader, buf []byte, min int) (int, error) {
 	return n, nil
 }
 
+// lockPoll is how often a locked partial file is tried again.
+const lockPoll = 50 * time.Millisecond
+
+// openLocked opens path (creating it) and takes an exclusive flock on it.
+// The holder may rename the file into the cache or remove it before it
+// lets go, so once locked the open file must still be the one at path;
+// otherwise it starts again with the file now there.
+func openLocked(ctx context.Context, path string, onWait func()) (*os.File, error) {
+	waited := false
+	for {
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
+		for {
+			err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+			if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) {
+				break
+			}
+			if !waited && onWait != nil {
+				onWait()
+			}
+			waited = true
+			if err := sleep(ctx, lockPoll); err != nil {
+				f.Close()
+				return nil, fmt.Errorf("wait for the lock on %s: %w", path, err)
+			}
+		}
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		held, err1 := f.Stat()
+		now, err2 := os.Stat(path)
+		if err1 == nil && err2 == nil && os.SameFile(held, now) {
+			return f, nil
+		}
+		f.Close()
+		if err1 != nil {
+			return nil, err1
+		}
+		if err2 != nil && !errors.Is(err2, os.ErrNotExist) {
+			return nil, err2
+		}
+	}
+}
+
 // finish checks size and sha256 and renames the file into place (fsynced).
+// The rename happens before the close that drops the lock, so whoever
+// takes the lock next sees the verified file, not a partial one.
 func (p *partial) finish(a Artifact) error {
 	if p.n != a.Size {
 		return &mismatchError{fmt.Errorf("size is %d bytes, the manifest says %d", p.n, a.Size)}
@@ -161,26 +219,28 @@ func (p *partial) finish(a Artifact) error {
 	if err := p.f.Sync(); err != nil {
 		return fmt.Errorf("sync %s: %w", p.path, err)
 	}
-	if err := p.f.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", p.path, err)
-	}
 	if err := os.Rename(p.path, p.final); err != nil {
 		return fmt.Errorf("rename into the cache: %w", err)
 	}
 	p.done = true
-	return syncDir(filepath.Dir(p.final))
+	err := syncDir(filepath.Dir(p.final))
+	if cerr := p.f.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("close %s: %w", p.final, cerr)
+	}
+	return err
 }
 
-// discard closes an unfinished partial file; it is kept for a later resume
-// unless it is empty or was a one-shot copy.
+// discard closes an unfinished partial file, dropping its lock; it is kept
+// for a later resume unless it is empty or was a one-shot copy (removed
+// while still locked, so no waiter writes to a removed file).
 func (p *partial) discard() {
 	if p.done {
 		return
 	}
-	p.f.Close()
 	if p.n == 0 || p.fresh {
 		os.Remove(p.path)
 	}
+	p.f.Close()
 }
 
 func syncDir(dir string) error {
