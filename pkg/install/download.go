@@ -53,7 +53,8 @@ func (a *artifacts) fromCache() (paths map[string]string, ok bool, err error) {
 	} else if err != nil {
 		return nil, false, err
 	}
-	m, err := artifact.VerifyManifest(env, "", a.d.Config.Artifacts.PublicKey)
+	// Accepted when it was fresh: its expiry guards the network, not re-runs.
+	m, err := artifact.VerifyCachedManifest(env, a.d.Config.Artifacts.PublicKey)
 	if err != nil {
 		// A key rotation or a damaged file: download again.
 		return nil, false, nil
@@ -146,11 +147,29 @@ func (a *artifacts) Run(ctx context.Context, rec phase.Recorder) error {
 	return nil
 }
 
+// Pins are the versions the configuration binds a manifest to: the kubelet
+// (and kubectl) at the cluster's Kubernetes version, the configured runtime
+// at the pool's runtime version. Install and `artifacts pull` refuse a
+// manifest that disagrees, however validly it is signed.
+func Pins(c *config.NodePoolJoin) artifact.Pins {
+	k8s := artifact.Pin{Version: c.Cluster.KubernetesVersion, Setting: "cluster.kubernetesVersion"}
+	return artifact.Pins{
+		"kubelet":               k8s,
+		"kubectl":               k8s,
+		c.NodePool.Runtime.Kind: {Version: c.NodePool.Runtime.Version, Setting: "nodePool.runtime.version"},
+	}
+}
+
 // needed selects the artifacts this host uses: the kubelet, the CNI plugins,
 // crictl and images, and the configured runtime's own (containerd and runc,
 // or docker and, from Kubernetes 1.24, cri-dockerd). A manifest that lacks
-// one of them is an artifact failure (exit 4) naming it.
+// one of them, or lists the kubelet or the runtime at another version than
+// the configuration's, is an artifact failure (exit 4) naming it. Every
+// source goes through here: the network, --artifacts-dir and the cache.
 func (a *artifacts) needed(m *artifact.Manifest) ([]artifact.Artifact, error) {
+	if err := m.CheckPins(Pins(a.d.Config)); err != nil {
+		return nil, err
+	}
 	all, err := m.Select("linux", runtime.GOARCH)
 	if err != nil {
 		return nil, err
