@@ -103,9 +103,15 @@ func (l *Lock) writeHolder(b []byte) error {
 	if err != nil {
 		return fmt.Errorf("write the holder into the lock %s: %w", l.path, err)
 	}
-	_, werr := fh.Write(b)
+	// A lock file made by something else keeps its mode on open: make it
+	// owner-only before it says anything.
+	merr := fh.Chmod(0o600)
+	var werr error
+	if merr == nil {
+		_, werr = fh.Write(b)
+	}
 	cerr := fh.Close()
-	if err := errors.Join(werr, cerr); err != nil {
+	if err := errors.Join(merr, werr, cerr); err != nil {
 		return fmt.Errorf("write the holder into the lock %s: %w", l.path, err)
 	}
 	return nil

@@ -316,3 +316,27 @@ func TestLockOwnerIsRedacted(t *testing.T) {
 		t.Errorf("lock file mode %v (%v), want 0600", info.Mode().Perm(), err)
 	}
 }
+
+// TestAWiderOldLockFileIsMadePrivate: a lock file left at 0644 (made by
+// hand, or by an older version) is 0600 before it names the holder.
+func TestAWiderOldLockFileIsMadePrivate(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, phase.LockPath)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, err := phase.AcquireLock(context.Background(), dir, "add2tkectl install", 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	if info, err := os.Stat(path); err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("lock file mode %v (%v), want 0600", info.Mode().Perm(), err)
+	}
+}
