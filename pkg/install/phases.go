@@ -275,6 +275,18 @@ func (s *steps) joinDeps(ctx context.Context) (join.Deps, error) {
 			}
 			return m.Restart(ctx, kubelet.UnitName)
 		},
+		// A Ready condition counts only when the running kubelet reported it.
+		KubeletStarted: func(ctx context.Context) (time.Time, error) {
+			m, err := s.systemd(ctx)
+			if err != nil {
+				return time.Time{}, err
+			}
+			st, err := m.Status(ctx, kubelet.UnitName)
+			if err != nil || !st.Active() {
+				return time.Time{}, err
+			}
+			return st.ActiveSince, nil
+		},
 	}, nil
 }
 

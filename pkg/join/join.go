@@ -58,6 +58,11 @@ type Deps struct {
 	// removing them and restarting the kubelet (once); nil makes Run return
 	// a *StaleCredentialsError instead.
 	RestartKubelet func(ctx context.Context) error
+	// KubeletStarted returns when the running kubelet started (its unit's
+	// ActiveEnterTimestamp: this host's clock, as the kubelet's heartbeats
+	// are), or the zero time when it is not running. Only a Ready condition
+	// reported since then counts; nil accepts any.
+	KubeletStarted func(ctx context.Context) (time.Time, error)
 	// Backoff spaces the polls; zero means DefaultBackoff.
 	Backoff Backoff
 	// NewClient builds API clients; nil means NewClient (client-go, HTTPS).

@@ -322,7 +322,7 @@ func (j *joiner) waitReady(ctx context.Context, c kubernetes.Interface) error {
 			j.observe(fmt.Sprintf("NotReady: cannot read Node %s: %v", j.d.NodeName, err))
 			return false, nil
 		}
-		ready, reason := readyCondition(n)
+		ready, reason := j.d.nodeReady(ctx, n)
 		if ready {
 			return true, nil
 		}
@@ -333,26 +333,4 @@ func (j *joiner) waitReady(ctx context.Context, c kubernetes.Interface) error {
 		return j.stalled(ctx, StepReady, err)
 	}
 	return nil
-}
-
-// readyCondition returns whether the Node is Ready and, if not, why.
-func readyCondition(n *corev1.Node) (bool, string) {
-	for _, c := range n.Status.Conditions {
-		if c.Type != corev1.NodeReady {
-			continue
-		}
-		if c.Status == corev1.ConditionTrue {
-			return true, ""
-		}
-		switch {
-		case c.Reason != "" && c.Message != "":
-			return false, c.Reason + ": " + c.Message
-		case c.Message != "":
-			return false, c.Message
-		case c.Reason != "":
-			return false, c.Reason
-		}
-		return false, "Ready is " + string(c.Status)
-	}
-	return false, "the kubelet has not reported a Ready condition yet"
 }

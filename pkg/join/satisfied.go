@@ -38,7 +38,7 @@ func Satisfied(ctx context.Context, d Deps) (bool, error) {
 	uid := string(n.UID)
 	desired := d.Config.NodePool.Labels
 	owned := d.factList(KeyLabels)
-	ready, why := readyCondition(n)
+	ready, why := d.nodeReady(ctx, n)
 	var reason string
 	switch {
 	case !ready:

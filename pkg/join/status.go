@@ -27,6 +27,9 @@ type NodeStatus struct {
 	Taints         []config.Taint    `json:"taints,omitempty"`
 	InternalIP     string            `json:"internalIP,omitempty"`
 	KubeletVersion string            `json:"kubeletVersion,omitempty"`
+	// ReadyReportedAt is when the kubelet last wrote the Ready condition
+	// (this host's clock); zero when it never did.
+	ReadyReportedAt time.Time `json:"readyReportedAt,omitzero"`
 }
 
 // ErrNotJoined is returned by Status on a host without kubelet credentials.
@@ -73,6 +76,7 @@ func nodeStatus(n *corev1.Node) NodeStatus {
 		KubeletVersion: n.Status.NodeInfo.KubeletVersion,
 	}
 	st.Ready, st.Reason = readyCondition(n)
+	st.ReadyReportedAt = readyReportedAt(n)
 	for _, t := range n.Spec.Taints {
 		st.Taints = append(st.Taints, config.Taint{Key: t.Key, Value: t.Value, Effect: string(t.Effect)})
 	}

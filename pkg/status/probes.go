@@ -175,6 +175,7 @@ func probeNode(ctx context.Context, root host.Root, name string, timeout time.Du
 	n.Registered, n.Ready, n.Reason = st.Registered, st.Ready, st.Reason
 	n.Unschedulable, n.Labels, n.Taints = st.Unschedulable, st.Labels, st.Taints
 	n.InternalIP, n.KubeletVersion = st.InternalIP, st.KubeletVersion
+	n.readyReportedAt = st.ReadyReportedAt
 	return n
 }
 
@@ -210,4 +211,25 @@ func probeUserScript(root host.Root, script string) UserScript {
 		u.State = ScriptFailed
 	}
 	return u
+}
+
+// readyFromRunningKubelet takes back a Ready that the running kubelet did
+// not report: a Node outlives its kubelet (uninstall cannot delete it), so
+// right after a new kubelet starts, the Node still shows the previous
+// one's Ready=True. The kubelet unit's start and the condition's time are
+// both this host's clock.
+func readyFromRunningKubelet(n *Node, units []Unit) {
+	if !n.Ready || n.readyReportedAt.IsZero() {
+		return
+	}
+	for _, u := range units {
+		if u.Name != kubelet.UnitName || u.ActiveSince == nil {
+			continue
+		}
+		if !join.ReportedSince(n.readyReportedAt, *u.ActiveSince) {
+			n.Ready = false
+			n.Reason = fmt.Sprintf("Ready=True is from an earlier kubelet (reported %s, before this kubelet started at %s)",
+				n.readyReportedAt.UTC().Format(time.RFC3339), u.ActiveSince.UTC().Format(time.RFC3339))
+		}
+	}
 }

@@ -113,6 +113,8 @@ type Node struct {
 	// KubeletVersion is what the running kubelet reported to the API server.
 	KubeletVersion string `json:"kubeletVersion,omitempty"`
 	Error          string `json:"error,omitempty"`
+	// readyReportedAt is when the kubelet last wrote the Ready condition.
+	readyReportedAt time.Time
 }
 
 // UserScript is the pool's user script's last run (last-run.json).

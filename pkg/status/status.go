@@ -170,6 +170,7 @@ func Gather(ctx context.Context, d Deps) (*Report, error) {
 	rep.Units = units
 	rep.Runtime = rt
 	rep.Kubelet = kl
+	readyFromRunningKubelet(&node, units)
 	rep.Node = node
 	script := ""
 	if d.Config != nil {
