@@ -171,7 +171,7 @@ func (s *steps) runtimeRun(ctx context.Context, rec phase.Recorder) error {
 	if err != nil {
 		return err
 	}
-	if err := recordDataDirMode(s.d.Root, s.d.Config.NodePool.Runtime.DataDir, rec); err != nil {
+	if err := RecordDataDir(s.d.Root, s.d.Config.NodePool.Runtime.DataDir, rec); err != nil {
 		return err
 	}
 	if s.docker() {

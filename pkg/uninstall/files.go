@@ -15,10 +15,13 @@ import (
 	"strconv"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/add2tkectl/add2tkectl/pkg/install"
 	"github.com/add2tkectl/add2tkectl/pkg/kubelet"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 	"github.com/add2tkectl/add2tkectl/pkg/systemd"
+	"github.com/add2tkectl/add2tkectl/pkg/userscript"
 )
 
 // removal is everything the files step removes, as host paths.
@@ -75,7 +78,8 @@ func (u *Uninstall) removal() removal {
 	}
 	if kind := u.runtimeKind(); kind != "" && len(u.d.Journal.Units()) > 0 && !u.d.KeepData {
 		if dd := u.dataDir(); dd != "" && !u.ours(dd) {
-			e := emptied{dir: dd, keep: func(name string) bool { return !runtimeData(kind, name) }}
+			before := u.dataDirEntries()
+			e := emptied{dir: dd, keep: func(name string) bool { return before[name] || !runtimeData(kind, name) }}
 			if m, err := strconv.ParseUint(u.d.Journal.Values()[install.KeyDataDirMode], 8, 32); err == nil {
 				e.mode = os.FileMode(m).Perm()
 			}
@@ -85,11 +89,12 @@ func (u *Uninstall) removal() removal {
 	if u.installed() {
 		r.trees = append(r.trees, CacheDir)
 	}
+	r.files = append(r.files, u.userScriptLogs()...)
 	return r
 }
 
 func (u *Uninstall) exists(p string) bool {
-	_, err := os.Lstat(u.d.Root.Path(p))
+	_, err := os.Lstat(u.realParent(p))
 	return err == nil
 }
 
@@ -119,7 +124,7 @@ func (u *Uninstall) planFiles(context.Context) ([]string, error) {
 		for _, n := range names {
 			plan = append(plan, "remove "+path.Join(e.dir, n))
 		}
-		if st, err := os.Stat(u.d.Root.Path(e.dir)); err == nil && e.mode != 0 && st.Mode().Perm() != e.mode {
+		if st, err := os.Stat(u.real(e.dir)); err == nil && e.mode != 0 && st.Mode().Perm() != e.mode {
 			plan = append(plan, fmt.Sprintf("set the permissions of %s back to %04o", e.dir, e.mode))
 		}
 	}
@@ -128,7 +133,7 @@ func (u *Uninstall) planFiles(context.Context) ([]string, error) {
 
 // entries are the names in an emptied directory that go.
 func (u *Uninstall) entries(e emptied) ([]string, error) {
-	des, err := os.ReadDir(u.d.Root.Path(e.dir))
+	des, err := os.ReadDir(u.real(e.dir))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -155,7 +160,7 @@ func (u *Uninstall) runFiles(ctx context.Context) error {
 	var removed []string
 	unitsGone := false
 	for _, f := range r.files {
-		full := u.d.Root.Path(f.Path)
+		full := u.realParent(f.Path)
 		st, err := os.Lstat(full)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
@@ -206,6 +211,12 @@ func (u *Uninstall) runFiles(ctx context.Context) error {
 		removed = append(removed, d)
 	}
 	for _, t := range r.trees {
+		if st, err := os.Lstat(u.realParent(t)); err == nil && st.Mode()&fs.ModeSymlink != 0 {
+			// The operator's (a log dir moved to a data disk): the service
+			// made what is behind it, but not the link; both stay.
+			u.warn("files", "%s is a symlink, which no service we installed makes: left alone, with what it points to", t)
+			continue
+		}
 		if err := u.removeAll(t); err != nil {
 			errs = append(errs, err)
 			continue
@@ -224,7 +235,7 @@ func (u *Uninstall) runFiles(ctx context.Context) error {
 			}
 		}
 		if e.mode != 0 {
-			if err := os.Chmod(u.d.Root.Path(e.dir), e.mode); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			if err := os.Chmod(u.real(e.dir), e.mode); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				errs = append(errs, err)
 			}
 		}
@@ -234,9 +245,10 @@ func (u *Uninstall) runFiles(ctx context.Context) error {
 }
 
 // removeAll deletes the host path p and what is in it, refusing to go
-// through a mount (RemoveAll).
+// through a mount (RemoveAll). The symlinks above p are resolved in the
+// root; p itself, when a symlink, is removed as a link.
 func (u *Uninstall) removeAll(p string) error {
-	full := u.d.Root.Path(p)
+	full := u.realParent(p)
 	if _, err := os.Lstat(full); errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -251,7 +263,8 @@ func (u *Uninstall) removeAll(p string) error {
 func (u *Uninstall) pruneParents(removed []string) {
 	for _, p := range removed {
 		for dir := path.Dir(path.Clean(p)); !protected[dir] && dir != "/" && dir != "."; dir = path.Dir(dir) {
-			err := os.Remove(u.d.Root.Path(dir))
+			// rmdir, not remove: a symlink (the operator's) is never unlinked.
+			err := unix.Rmdir(u.realParent(dir))
 			if err != nil && !errors.Is(err, fs.ErrNotExist) {
 				break // not empty (or not ours to judge): stop here
 			}
@@ -269,7 +282,7 @@ func (u *Uninstall) planState(context.Context) ([]string, error) {
 // runState removes add2tkectl's state, the journal last: until then, an
 // interrupted uninstall still knows what to remove when run again.
 func (u *Uninstall) runState(context.Context) error {
-	dir := u.d.Root.Path(StateDir)
+	dir := u.real(StateDir)
 	des, err := os.ReadDir(dir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
@@ -283,7 +296,7 @@ func (u *Uninstall) runState(context.Context) error {
 			return err
 		}
 	}
-	if err := os.Remove(u.d.Root.Path(phase.JournalPath)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := os.Remove(filepath.Join(dir, journal)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	if err := os.Remove(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -310,4 +323,16 @@ func short(sum string) string {
 		return sum[:12]
 	}
 	return strings.TrimSpace(sum)
+}
+
+// userScriptLogs are the user script's logs (userscript.LogPath and the
+// one rotated before it) when install wrote the script: the runner appends
+// to them, so the journal does not list them as files it wrote whole.
+func (u *Uninstall) userScriptLogs() []phase.FileRecord {
+	for _, f := range u.d.Journal.Files() {
+		if f.Path == userscript.ScriptPath {
+			return []phase.FileRecord{{Path: userscript.LogPath}, {Path: userscript.OldLogPath}}
+		}
+	}
+	return nil
 }

@@ -54,9 +54,11 @@ func iptablesCleanupScript(save []byte) string {
 			table, owned = strings.TrimPrefix(line, "*"), nil
 			body.Reset()
 		case strings.HasPrefix(line, ":"):
-			name := strings.Fields(line[1:])[0]
-			if ownedChain(name) {
-				owned = append(owned, name)
+			// ":CHAIN POLICY [packets:bytes]"; a line without a name is
+			// not one iptables-save writes, and names nothing to remove.
+			f := strings.Fields(line[1:])
+			if len(f) > 0 && ownedChain(f[0]) && table != "" {
+				owned = append(owned, f[0])
 			}
 		case strings.HasPrefix(line, "-A "):
 			f := strings.Fields(line)

@@ -2,6 +2,7 @@ package uninstall
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -47,8 +48,9 @@ func unescapeMountPath(s string) string {
 	return b.String()
 }
 
-// MountsUnder lists the mount points at or below dir, deepest first, read
-// from /proc/self/mountinfo.
+// MountsUnder lists the mount points at or below dir (its symlinks
+// resolved: mountinfo lists real paths), deepest first, read from
+// /proc/self/mountinfo.
 func MountsUnder(dir string) ([]string, error) {
 	f, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
@@ -59,7 +61,20 @@ func MountsUnder(dir string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return under(all, dir), nil
+	return under(all, hostReal(dir)), nil
+}
+
+// hostReal resolves the symlinks in an existing host path; a path that does
+// not exist (yet, or any more) is returned clean, its existing part resolved.
+func hostReal(p string) string {
+	p = filepath.Clean(p)
+	if r, err := filepath.EvalSymlinks(p); err == nil {
+		return r
+	}
+	if dir := filepath.Dir(p); dir != p {
+		return filepath.Join(hostReal(dir), filepath.Base(p))
+	}
+	return p
 }
 
 // under keeps the mount points at or below dir, deepest (longest) first and
@@ -111,63 +126,139 @@ func UnmountUnder(dir string) ([]string, error) {
 type ErrMountBelow struct{ Dir, Mount string }
 
 func (e *ErrMountBelow) Error() string {
-	return fmt.Sprintf("refusing to delete %s: %s is still mounted under it; unmount it first", e.Dir, e.Mount)
+	return fmt.Sprintf("refusing to delete %s: %s is a mount point under it; unmount it first (or, if it is yours, move it out of there) and run uninstall again", e.Dir, e.Mount)
 }
 
-// RemoveAll deletes dir after checking that nothing is mounted at or below
-// it, and never descends into another filesystem while deleting (a mount
-// appearing meanwhile is left alone and reported).
-func RemoveAll(dir string) error {
-	ms, err := MountsUnder(dir)
+// RemoveAll deletes path (a symlink is removed, not followed) and what is
+// in it. It never descends into a mount point, whatever path reached it:
+// the symlinks above path are resolved before mountinfo is read, and while
+// deleting each directory is checked again (mountinfo by real path, the
+// statx mount-root attribute, a device other than the tree's, and the
+// device and inode of every mount point of the tree's filesystem, which
+// is what gives away a bind mount of a directory of the same filesystem).
+func RemoveAll(path string) error {
+	path = filepath.Clean(path)
+	path = filepath.Join(hostReal(filepath.Dir(path)), filepath.Base(path))
+	all, err := readMountInfo()
 	if err != nil {
 		return err
 	}
-	if len(ms) > 0 {
-		return &ErrMountBelow{Dir: dir, Mount: ms[len(ms)-1]}
+	ms := newMountSet(all)
+	if below := under(ms.pointList(), path); len(below) > 0 {
+		return &ErrMountBelow{Dir: path, Mount: below[len(below)-1]}
 	}
-	var st unix.Stat_t
-	if err := unix.Lstat(dir, &st); err != nil {
-		if err == unix.ENOENT {
-			return nil
-		}
-		return fmt.Errorf("stat %s: %w", dir, err)
-	}
-	return removeSameDevice(dir, st.Dev)
-}
-
-// removeSameDevice removes path and, for a directory, its entries, without
-// crossing onto a device other than dev.
-func removeSameDevice(path string, dev uint64) error {
 	var st unix.Stat_t
 	if err := unix.Lstat(path, &st); err != nil {
 		if err == unix.ENOENT {
 			return nil
 		}
-		return err
+		return fmt.Errorf("stat %s: %w", path, err)
 	}
-	if st.Dev != dev {
-		return &ErrMountBelow{Dir: filepath.Dir(path), Mount: path}
-	}
+	return ms.remove(path, &st, st.Dev)
+}
+
+// remove removes path (whose lstat is st) and, for a directory, its
+// entries, refusing any directory that is a mount point.
+func (ms *mountSet) remove(path string, st *unix.Stat_t, dev uint64) error {
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		if ms.isMountPoint(path, st, dev) {
+			return &ErrMountBelow{Dir: filepath.Dir(path), Mount: path}
+		}
 		entries, err := os.ReadDir(path)
-		if err != nil {
+		if err != nil && !os.IsNotExist(err) {
 			return err
 		}
 		for _, e := range entries {
-			if err := removeSameDevice(filepath.Join(path, e.Name()), dev); err != nil {
+			p := filepath.Join(path, e.Name())
+			var est unix.Stat_t
+			if err := unix.Lstat(p, &est); err != nil {
+				if err == unix.ENOENT {
+					continue
+				}
+				return fmt.Errorf("stat %s: %w", p, err)
+			}
+			if err := ms.remove(p, &est, dev); err != nil {
 				return err
 			}
 		}
+	} else if st.Dev != dev {
+		return &ErrMountBelow{Dir: filepath.Dir(path), Mount: path} // a file bind-mounted here
 	}
 	if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
+		if errors.Is(err, unix.EBUSY) {
+			return &ErrMountBelow{Dir: filepath.Dir(path), Mount: path}
+		}
 		return err
 	}
 	return nil
 }
 
+// mountSet answers whether a directory is a mount point, from mountinfo.
+type mountSet struct {
+	points map[string]bool
+	byDev  map[uint64][]string // mount points by the device of their filesystem
+	inodes map[uint64]map[uint64]bool
+	// noStatx leaves out the statx attribute (tests of the other checks;
+	// kernels before 5.8 do not have it).
+	noStatx bool
+}
+
+func newMountSet(all []mountEntry) *mountSet {
+	ms := &mountSet{points: map[string]bool{}, byDev: map[uint64][]string{}, inodes: map[uint64]map[uint64]bool{}}
+	for _, e := range all {
+		ms.points[e.Point] = true
+		ms.byDev[e.Dev] = append(ms.byDev[e.Dev], e.Point)
+	}
+	return ms
+}
+
+func (ms *mountSet) pointList() []string {
+	out := make([]string, 0, len(ms.points))
+	for p := range ms.points {
+		out = append(out, p)
+	}
+	return out
+}
+
+// isMountPoint reports whether the directory path (lstat st), met while
+// deleting a tree on device dev, is a mount point or the root of one.
+func (ms *mountSet) isMountPoint(path string, st *unix.Stat_t, dev uint64) bool {
+	if ms.points[path] || st.Dev != dev {
+		return true
+	}
+	if !ms.noStatx {
+		var stx unix.Statx_t
+		if err := unix.Statx(unix.AT_FDCWD, path, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_INO, &stx); err == nil &&
+			stx.Attributes_mask&unix.STATX_ATTR_MOUNT_ROOT != 0 && stx.Attributes&unix.STATX_ATTR_MOUNT_ROOT != 0 {
+			return true
+		}
+	}
+	return ms.inodesOf(st.Dev)[st.Ino]
+}
+
+// inodesOf are the inodes of the mount points whose filesystem is dev: a
+// bind mount of a directory of the same filesystem shows the inode of its
+// source. Only the tree's own filesystem is looked at, so a dead network
+// mount elsewhere cannot hang uninstall.
+func (ms *mountSet) inodesOf(dev uint64) map[uint64]bool {
+	if in, ok := ms.inodes[dev]; ok {
+		return in
+	}
+	in := map[uint64]bool{}
+	for _, p := range ms.byDev[dev] {
+		var st unix.Stat_t
+		if err := unix.Lstat(p, &st); err == nil && st.Dev == dev {
+			in[st.Ino] = true
+		}
+	}
+	ms.inodes[dev] = in
+	return in
+}
+
 // mountEntry is one line of mountinfo: its ID, its parent's ID, where.
 type mountEntry struct {
 	ID, Parent int
+	Dev        uint64 // the device of its filesystem (major:minor), as st_dev
 	Point      string
 }
 
@@ -183,6 +274,10 @@ func parseMountInfo(r io.Reader) ([]mountEntry, error) {
 		var e mountEntry
 		if _, err := fmt.Sscanf(f[0]+" "+f[1], "%d %d", &e.ID, &e.Parent); err != nil {
 			continue
+		}
+		var major, minor uint32
+		if _, err := fmt.Sscanf(f[2], "%d:%d", &major, &minor); err == nil {
+			e.Dev = unix.Mkdev(major, minor)
 		}
 		e.Point = filepath.Clean(unescapeMountPath(f[4]))
 		out = append(out, e)
@@ -226,13 +321,14 @@ func treeMounts(all []mountEntry, dir string, keepBase bool) []string {
 	return out
 }
 
-// PlanUnmountTree returns what UnmountTree would unmount now.
+// PlanUnmountTree returns what UnmountTree would unmount now. dir's
+// symlinks are resolved first: mountinfo lists real paths.
 func PlanUnmountTree(dir string, keepBase bool) ([]string, error) {
 	all, err := readMountInfo()
 	if err != nil {
 		return nil, err
 	}
-	return treeMounts(all, dir, keepBase), nil
+	return treeMounts(all, hostReal(dir), keepBase), nil
 }
 
 // UnmountTree unmounts everything at or below dir, deepest first, keeping

@@ -15,7 +15,7 @@ import (
 // tree is a directory whose mounts uninstall removes; keepBase keeps the
 // mount at the directory itself (a directory install did not create).
 type tree struct {
-	dir      string // real path (under the root)
+	dir      string // real path (under the root, symlinks resolved)
 	keepBase bool
 }
 
@@ -33,7 +33,7 @@ var runStateDirs = map[string][]string{
 func (u *Uninstall) trees() []tree {
 	var out []tree
 	add := func(p string, keepBase bool) {
-		out = append(out, tree{dir: u.d.Root.Path(p), keepBase: keepBase})
+		out = append(out, tree{dir: u.real(p), keepBase: keepBase})
 	}
 	if u.hasUnit(kubelet.UnitName) || u.ours(kubelet.RootDir) {
 		add(kubelet.RootDir, !u.ours(kubelet.RootDir))

@@ -2,6 +2,7 @@ package uninstall
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"path"
 	"sort"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
+	"github.com/add2tkectl/add2tkectl/pkg/install"
 	"github.com/add2tkectl/add2tkectl/pkg/join"
 	"github.com/add2tkectl/add2tkectl/pkg/kubelet"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
@@ -77,6 +79,8 @@ type Uninstall struct {
 	mu       sync.Mutex
 	plans    map[string][]string
 	warnings []string
+
+	unknownDataDir sync.Once
 }
 
 // New prepares an uninstall; Steps lists what it does.
@@ -185,19 +189,55 @@ func (u *Uninstall) runtimeKind() string {
 	return ""
 }
 
-// dataDir is the runtime's data directory (nodePool.runtime.dataDir), or
-// the runtime's default when the configuration is unknown.
+// dataDir is the runtime's data directory as install recorded it (the
+// journal's install.KeyDataDir), never the current configuration's: a new
+// bundle, ADD2TKE_NODEPOOL_RUNTIME_DATADIR or --set must not make
+// uninstall empty a directory install never gave the runtime. A journal
+// of an older add2tkectl has no such fact: the configured or default data
+// dir is taken only if install created it (the journal lists it, so it is
+// wholly ours), and otherwise none, with a warning.
 func (u *Uninstall) dataDir() string {
+	v := u.d.Journal.Values()
+	if dd := v[install.KeyDataDir]; dd != "" {
+		return path.Clean(dd)
+	}
+	var candidates []string
 	if u.d.Config != nil && u.d.Config.NodePool.Runtime.DataDir != "" {
-		return path.Clean(u.d.Config.NodePool.Runtime.DataDir)
+		candidates = append(candidates, path.Clean(u.d.Config.NodePool.Runtime.DataDir))
 	}
 	switch u.runtimeKind() {
 	case config.RuntimeDocker:
-		return "/var/lib/docker"
+		candidates = append(candidates, "/var/lib/docker")
 	case config.RuntimeContainerd:
-		return "/var/lib/containerd"
+		candidates = append(candidates, "/var/lib/containerd")
+	}
+	if len(candidates) > 0 && !u.ours(candidates[0]) && len(u.d.Journal.Units()) > 0 {
+		u.unknownDataDir.Do(func() {
+			u.warn("files", "the journal does not say which data dir install gave the runtime (it was written by an older add2tkectl), "+
+				"and install did not create %s: it is left as it is; remove the runtime's data in it by hand if you want it gone", candidates[0])
+		})
+	}
+	for _, c := range candidates {
+		if u.ours(c) {
+			return c
+		}
 	}
 	return ""
+}
+
+// dataDirEntries are the names the data dir held before install gave it to
+// the runtime (install.KeyDataDirEntries): the operator's, kept whatever
+// they are called.
+func (u *Uninstall) dataDirEntries() map[string]bool {
+	var names []string
+	if v := u.d.Journal.Values()[install.KeyDataDirEntries]; v != "" {
+		_ = json.Unmarshal([]byte(v), &names)
+	}
+	out := map[string]bool{}
+	for _, n := range names {
+		out[n] = true
+	}
+	return out
 }
 
 // ours reports whether install created the directory p (the journal lists

@@ -70,15 +70,38 @@ var notOurs = []string{
 	"/etc/fstab",
 }
 
-func newFixture(t *testing.T) *fixture {
+// fixtureOptions vary the host install found.
+type fixtureOptions struct {
+	// before prepares the host before install runs (an operator's symlinks,
+	// data disks, directories).
+	before func(f *fixture)
+	// dataDir is the data dir install gave the runtime and recorded
+	// (install.RecordDataDir); "none" records none, as an older add2tkectl.
+	dataDir string
+}
+
+func newFixture(t *testing.T) *fixture { return newFixtureWith(t, fixtureOptions{}) }
+
+func newFixtureWith(t *testing.T, o fixtureOptions) *fixture {
 	t.Helper()
 	dir := t.TempDir()
+	if o.dataDir == "" {
+		o.dataDir = "/var/lib/containerd"
+	}
 	f := &fixture{t: t, root: host.Root{Dir: dir}, sys: systemdtest.NewFake(dir), cfg: testConfig("/var/lib/containerd"), ctrs: &fakeContainers{ids: []string{"sandbox1", "ctr1"}}}
 	for _, p := range notOurs {
 		f.write(p, "operator's "+p+"\n")
 	}
+	if o.before != nil {
+		o.before(f)
+	}
 	// /opt/cni existed before install: it is not recorded, /opt/cni/bin is.
-	install := phase.Phase{Name: "runtime", Run: func(ctx context.Context, rec phase.Recorder) error {
+	installPhase := phase.Phase{Name: "runtime", Run: func(ctx context.Context, rec phase.Recorder) error {
+		if o.dataDir != "none" {
+			if err := install.RecordDataDir(f.root, o.dataDir, rec); err != nil {
+				return err
+			}
+		}
 		for _, d := range []string{"/var/lib/containerd", "/etc/containerd", "/opt/cni/bin", "/etc/cni/net.d", kubelet.RootDir, "/etc/kubernetes"} {
 			if err := binary.EnsureDir(f.root, rec, d, 0o755); err != nil {
 				return err
@@ -109,7 +132,7 @@ func newFixture(t *testing.T) *fixture {
 		}
 		return rec.Set("containerd.version", "1.7.22")
 	}}
-	if _, err := phase.Run(context.Background(), []phase.Phase{install}, phase.Options{Root: dir}); err != nil {
+	if _, err := phase.Run(context.Background(), []phase.Phase{installPhase}, phase.Options{Root: dir}); err != nil {
 		t.Fatal(err)
 	}
 	// What the services made while they ran: not in the journal.
@@ -390,16 +413,17 @@ func TestKeepDataKeepsTheDataDirOnly(t *testing.T) {
 // A data dir that existed before install (a disk's mount point) stays, and
 // so does what else is on it: only the runtime's entries go.
 func TestDataDirNotOursLosesOnlyTheRuntimesEntries(t *testing.T) {
-	f := newFixture(t)
+	// The disk is mounted at /data/containerd (0751) with its lost+found;
+	// install records that, then containerd fills it and makes it 0700.
+	f := newFixtureWith(t, fixtureOptions{dataDir: "/data/containerd", before: func(f *fixture) {
+		f.write("/data/containerd/lost+found/x", "fsck")
+		if err := os.Chmod(f.root.Path("/data/containerd"), 0o751); err != nil {
+			t.Fatal(err)
+		}
+	}})
 	f.cfg = testConfig("/data/containerd")
 	f.write("/data/containerd/io.containerd.metadata.v1.bolt/meta.db", "bolt")
 	f.write("/data/containerd/tmpmounts/.keep", "")
-	f.write("/data/containerd/lost+found/x", "fsck")
-	// install recorded the disk's permissions; containerd then made it 0700.
-	mode := phase.Phase{Name: "runtime", Run: func(_ context.Context, rec phase.Recorder) error { return rec.Set(install.KeyDataDirMode, "0751") }}
-	if _, err := phase.Run(context.Background(), []phase.Phase{mode}, phase.Options{Root: f.root.Dir}); err != nil {
-		t.Fatal(err)
-	}
 	if err := os.Chmod(f.root.Path("/data/containerd"), 0o700); err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -47,6 +48,9 @@ func Run(ctx context.Context, d Deps, rec phase.Recorder) error {
 	if _, err := WriteScript(d.Root, rec, script); err != nil {
 		return err
 	}
+	if err := rotateLog(d.Root); err != nil {
+		return err
+	}
 	logFile, err := os.OpenFile(d.Root.Path(LogPath), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return fmt.Errorf("open the user script's log: %w", err)
@@ -68,10 +72,12 @@ func Run(ctx context.Context, d Deps, rec phase.Recorder) error {
 			return fmt.Errorf("write the user script's log: %w", err)
 		}
 		log.WithField("attempt", attempt).Infof("running the user script (log: %s)", LogPath)
+		from := fileSize(logFile)
 		res.ExitCode, res.TimedOut, err = runOnce(ctx, d, logFile)
 		if err != nil {
 			return err
 		}
+		logTail(log.WithField("attempt", attempt).WithField("exitCode", res.ExitCode), d.Root.Path(LogPath), from)
 		footer := fmt.Sprintf("==== exit code %d ====\n", res.ExitCode)
 		if res.TimedOut {
 			footer = fmt.Sprintf("==== killed after the timeout of %s ====\n", d.Timeout)
@@ -120,12 +126,25 @@ func WriteScript(root host.Root, rec phase.Recorder, script string) (bool, error
 }
 
 // prepareDir creates Dir owner-only: the script and its log may say more
-// about the host than other users should read.
+// about the host than other users should read. A Dir that exists already
+// is the operator's (staged files, an earlier agent): it is not recorded,
+// so uninstall removes only the files install wrote in it, and its
+// permissions stay as they are (the script and its logs are owner-only).
 func prepareDir(root host.Root, rec phase.Recorder) error {
+	full := root.Path(Dir)
+	st, err := os.Stat(full)
+	switch {
+	case err == nil && st.IsDir():
+		return nil
+	case err == nil:
+		return fmt.Errorf("%s exists and is not a directory: move it away and run install again", full)
+	case !errors.Is(err, fs.ErrNotExist):
+		return err
+	}
+	// Record first: a crash right after mkdir must not leave it unlisted.
 	if err := rec.Dir(Dir); err != nil {
 		return err
 	}
-	full := root.Path(Dir)
 	if err := os.MkdirAll(full, 0o700); err != nil {
 		return fmt.Errorf("create %s: %w", full, err)
 	}

@@ -5,8 +5,11 @@
 // skips a script that succeeded and runs a changed one.
 //
 // Files in Dir: userscript.sh (0700), userscript.log (0600, appended, one
-// header per attempt), last-run.json (0600, for status), .done-<sha256>.
-// It records Dir and the files it writes in the journal; it sets no keys.
+// header per attempt, the script's whole output; moved to userscript.log.1
+// when a run starts with it over MaxLogBytes), last-run.json (0600, for
+// status), .done-<sha256>. The last LogTailBytes of each attempt's output
+// also go to add2tkectl's own log. It records the files it writes whole in
+// the journal, and Dir only when it created it; it sets no keys.
 package userscript
 
 import (
@@ -31,6 +34,7 @@ const (
 	Dir        = "/usr/local/qcloud/tke/userscript"
 	ScriptPath = Dir + "/userscript.sh"
 	LogPath    = Dir + "/userscript.log"
+	OldLogPath = LogPath + ".1" // the log before the last rotation
 	ResultPath = Dir + "/last-run.json"
 	markerPre  = ".done-"
 )
