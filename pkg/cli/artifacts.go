@@ -1,16 +1,19 @@
 package cli
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/add2tkectl/add2tkectl/pkg/artifact"
+	"github.com/add2tkectl/add2tkectl/pkg/install"
 )
 
 func init() {
@@ -35,16 +38,19 @@ func newArtifactsCommand(g *Globals) *cobra.Command {
 		Short: "Pre-stage, sign and manage the artifact manifest",
 		Long: `The artifact manifest is a DSSE envelope (payloadType
 application/vnd.add2tke.manifest+json) whose payload lists each artifact:
-{"schemaVersion":1,"artifacts":[{"name","version","os","arch","kind"
-(binary|tar.gz|image),"urls","size","sha256"}]}, signed with ed25519 over
-DSSE's PAE. "keygen" makes a key pair, "sign" signs a payload, "pull" fills
+{"schemaVersion":1,"expires":RFC 3339 (optional),"artifacts":[{"name",
+"version","os","arch","kind" (binary|tar.gz|image),"urls","size","sha256"}]},
+signed with ed25519 over DSSE's PAE. Install and pull refuse a manifest past
+its expiry, or whose kubelet or runtime version is not the configuration's
+(exit 4). "keygen" makes a key pair, "sign" signs a payload, "pull" fills
 an offline directory for install --artifacts-dir.`,
 	}
 	pull := &cobra.Command{
 		Use:   "pull --to DIR",
 		Short: "Download and verify every artifact for this host into DIR, for --artifacts-dir",
 		Long: `Fetches the configuration's manifest (artifacts.manifestURL), verifies it with
-artifacts.publicKey, downloads every artifact for linux/<arch> through the
+artifacts.publicKey (and that its kubelet and runtime are the configuration's
+versions and it has not expired), downloads every artifact for linux/<arch> through the
 cache under --root (/var/cache/add2tkectl) and lays out DIR for
 "install --artifacts-dir DIR": the envelope as manifest.json and each artifact
 as <name>-<version>-<os>-<arch> ('/' in the name becomes '_').
@@ -74,13 +80,19 @@ Put PREFIX.pub into the configuration's artifacts.publicKey.`,
 		Long: `Validates the manifest payload MANIFEST.json (schemaVersion 1; name, version,
 os, arch, kind, urls, size, sha256 for each artifact), signs its bytes as they
 are with the ed25519 key (PKCS#8 PEM, as keygen or openssl writes it) and
-writes the DSSE envelope to --out, or to standard output.`,
-		Example: `  add2tkectl artifacts sign --key release.key payload.json --out manifest.json`,
+writes the DSSE envelope to --out (mode 0600, replaced atomically), or to
+standard output. With --expires the payload gets "expires" (now + the
+duration, RFC 3339) before it is signed: after it, install refuses the
+manifest and it must be signed and published again.`,
+		Example: `  add2tkectl artifacts sign --key release.key payload.json --out manifest.json --expires 720h`,
 		Args:    cobra.ExactArgs(1),
 	}
 	key := sign.Flags().String("key", "", "ed25519 private key (PKCS#8 PEM)")
 	signOut := sign.Flags().String("out", "", "write the envelope here (default: standard output)")
-	sign.RunE = func(_ *cobra.Command, args []string) error { return runSign(g, *key, args[0], *signOut) }
+	expires := sign.Flags().Duration("expires", 0, "the manifest expires this long after signing, e.g. 720h (default: never)")
+	sign.RunE = func(_ *cobra.Command, args []string) error {
+		return runSign(g, *key, args[0], *signOut, *expires)
+	}
 
 	cmd.AddCommand(pull, keygen, sign)
 	return cmd
@@ -126,9 +138,12 @@ func writeNew(p string, data []byte, mode fs.FileMode) error {
 	return f.Close()
 }
 
-func runSign(g *Globals, keyPath, payloadPath, out string) error {
+func runSign(g *Globals, keyPath, payloadPath, out string, expires time.Duration) error {
 	if keyPath == "" {
 		return usageErrorf("--key KEY.pem is required")
+	}
+	if expires < 0 {
+		return usageErrorf("--expires %s: give a positive duration such as 720h", expires)
 	}
 	keyPEM, err := os.ReadFile(keyPath)
 	if err != nil {
@@ -142,8 +157,16 @@ func runSign(g *Globals, keyPath, payloadPath, out string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := artifact.ParseManifest(payload); err != nil {
+	m, err := artifact.ParseManifest(payload)
+	if err != nil {
 		return fmt.Errorf("%s: %w", payloadPath, err)
+	}
+	if expires > 0 {
+		at := time.Now().Add(expires).UTC().Truncate(time.Second)
+		m.Expires = &at
+		if payload, err = json.Marshal(m); err != nil {
+			return err
+		}
 	}
 	env, err := artifact.Sign(payload, priv)
 	if err != nil {
@@ -153,12 +176,31 @@ func runSign(g *Globals, keyPath, payloadPath, out string) error {
 		_, err = g.Stdout.Write(env)
 		return err
 	}
-	// The envelope may carry presigned URLs: not world-readable.
-	tmp := out + ".tmp"
-	if err := os.WriteFile(tmp, env, 0o600); err != nil {
+	return replaceFile(out, env)
+}
+
+// replaceFile writes data to p through a new temporary file beside it
+// (O_EXCL with a random name: nothing there to follow, mode 0600 from the
+// first byte, since the envelope may carry presigned URLs), fsynced and
+// renamed over p. A symlink at p is replaced, not followed.
+func replaceFile(p string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".tmp-")
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, out)
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), p)
 }
 
 // pullResult is the -o json|yaml result of artifacts pull.
@@ -210,6 +252,10 @@ func runPull(cmd *cobra.Command, g *Globals, to, arch string) error {
 	}
 	m, err := artifact.VerifyManifest(env, url, pub)
 	if err != nil {
+		return err
+	}
+	// What install would refuse is not worth staging.
+	if err := m.CheckPins(install.Pins(cfg)); err != nil {
 		return err
 	}
 	locals, err := f.Fetch(ctx, url, m, "linux", arch, "")

@@ -8,6 +8,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -232,5 +234,106 @@ func TestArtifactsPullFillsAnOfflineDir(t *testing.T) {
 		"--config", cfgFile(presign("/manifest.json", -2*time.Hour)), "--root", root)
 	if code != ExitExpired || !strings.Contains(errOut, "the download link has expired; regenerate the script in the console") {
 		t.Errorf("expired link: exit %d, %q", code, errOut)
+	}
+}
+
+// sign --out writes through a new temporary file beside the target: a
+// symlink planted where the old predictable "out.tmp" was, or at the target
+// itself, is never followed, and the result is 0600 with nothing left over.
+func TestArtifactsSignOutFollowsNoSymlink(t *testing.T) {
+	dir := t.TempDir()
+	runArtifactsCLI(t, "artifacts", "keygen", "--out", filepath.Join(dir, "k"))
+	pp := filepath.Join(dir, "payload.json")
+	os.WriteFile(pp, payloadJSON(artifact.Artifact{Name: "kubelet", Version: "v1.35.4", OS: "linux", Arch: "amd64",
+		Kind: "binary", URLs: []string{"kubelet"}, Size: 1, SHA256: shaHex([]byte("x"))}), 0o644)
+	outDir := t.TempDir()
+	victim := filepath.Join(t.TempDir(), "victim")
+	os.WriteFile(victim, []byte("precious"), 0o644)
+	out := filepath.Join(outDir, "manifest.json")
+	for _, link := range []string{out + ".tmp", out} {
+		os.Remove(link)
+		if err := os.Symlink(victim, link); err != nil {
+			t.Fatal(err)
+		}
+		if _, errOut, code := runArtifactsCLI(t, "artifacts", "sign", "--key", filepath.Join(dir, "k.key"), pp, "--out", out); code != 0 {
+			t.Fatalf("sign: exit %d: %s", code, errOut)
+		}
+		if b, _ := os.ReadFile(victim); string(b) != "precious" {
+			t.Fatalf("sign wrote through the symlink %s", link)
+		}
+		st, err := os.Lstat(out)
+		if err != nil || !st.Mode().IsRegular() || st.Mode().Perm() != 0o600 {
+			t.Fatalf("%s: %v, mode %v; want a regular file 0600", out, err, st.Mode())
+		}
+		os.Remove(out + ".tmp")
+	}
+	if ents, _ := os.ReadDir(outDir); len(ents) != 1 {
+		t.Errorf("left beside the envelope: %v", ents)
+	}
+}
+
+// sign --expires signs an expiry into the payload; pull refuses a manifest
+// past it and one for other versions than the configuration's (exit 4,
+// naming what to do / both versions), and takes the pool's own.
+func TestArtifactsSignExpiresAndPullBindsTheManifest(t *testing.T) {
+	keys := t.TempDir()
+	runArtifactsCLI(t, "artifacts", "keygen", "--out", filepath.Join(keys, "k"))
+	pub, _ := os.ReadFile(filepath.Join(keys, "k.pub"))
+	kubelet := []byte("kubelet binary")
+	var envelope []byte
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/manifest.json":
+			w.Write(envelope)
+		case "/kubelet":
+			w.Write(kubelet)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer s.Close()
+	sign := func(version string, args ...string) {
+		t.Helper()
+		pp := filepath.Join(keys, "payload.json")
+		os.WriteFile(pp, payloadJSON(artifact.Artifact{Name: "kubelet", Version: version, OS: "linux", Arch: "amd64",
+			Kind: "binary", URLs: []string{"kubelet"}, Size: int64(len(kubelet)), SHA256: shaHex(kubelet)}), 0o644)
+		out := filepath.Join(keys, "manifest.json")
+		if _, errOut, code := runArtifactsCLI(t, append([]string{"artifacts", "sign", "--key", filepath.Join(keys, "k.key"), pp, "--out", out}, args...)...); code != 0 {
+			t.Fatalf("sign: exit %d: %s", code, errOut)
+		}
+		envelope, _ = os.ReadFile(out)
+	}
+	raw, _ := os.ReadFile(goodConfig)
+	var doc map[string]any
+	yaml.Unmarshal(raw, &doc)
+	doc["artifacts"] = map[string]any{"manifestURL": s.URL + "/manifest.json", "publicKey": string(pub)}
+	b, _ := yaml.Marshal(doc)
+	cfg := filepath.Join(t.TempDir(), "config.yaml")
+	os.WriteFile(cfg, b, 0o600)
+	pull := func() (string, int) {
+		_, errOut, code := runArtifactsCLI(t, "artifacts", "pull", "--to", t.TempDir(), "--arch", "amd64",
+			"--config", cfg, "--root", t.TempDir(), "--no-progress")
+		return errOut, code
+	}
+
+	sign("v1.35.4", "--expires", "720h")
+	m, err := artifact.VerifyManifest(envelope, "", string(pub))
+	if err != nil || m.Expires == nil || time.Until(*m.Expires) < 719*time.Hour || time.Until(*m.Expires) > 721*time.Hour {
+		t.Fatalf("signed with --expires 720h: %v, expires %v", err, m.Expires)
+	}
+	if errOut, code := pull(); code != 0 {
+		t.Fatalf("pull of the pool's versions: exit %d: %s", code, errOut)
+	}
+	sign("v1.35.4", "--expires", "1s")
+	time.Sleep(1100 * time.Millisecond)
+	if errOut, code := pull(); code != ExitArtifact || !strings.Contains(errOut, "regenerate and republish") {
+		t.Errorf("expired manifest: exit %d, %q; want 4 saying to republish", code, errOut)
+	}
+	sign("v1.18.0")
+	if errOut, code := pull(); code != ExitArtifact || !strings.Contains(errOut, "kubelet is v1.18.0 in the manifest (linux/amd64) but cluster.kubernetesVersion is 1.35.4") {
+		t.Errorf("manifest for kubelet v1.18.0: exit %d, %q; want 4 naming both versions", code, errOut)
+	}
+	if _, _, code := runArtifactsCLI(t, "artifacts", "sign", "--key", filepath.Join(keys, "k.key"), filepath.Join(keys, "payload.json"), "--expires", "-1h"); code != ExitUsage {
+		t.Errorf("--expires -1h: exit %d, want 2", code)
 	}
 }
