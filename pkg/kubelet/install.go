@@ -77,6 +77,11 @@ func Files(d Deps) (map[string]host.File, []string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if c.Cluster.APIServer.CAData == "" && len(c.Cluster.APIServer.CACertHashes) > 0 {
+		// install's preflight phase reads the CA from cluster-info, checks
+		// it against the pins and passes it on as caData.
+		return nil, nil, fmt.Errorf("the cluster CA has not been read from the API server's cluster-info yet: cluster.apiServer.caCertHashes only pin it; run install without skipping its preflight phase, or set cluster.apiServer.caData")
+	}
 	ca, err := DecodeCA(c.Cluster.APIServer.CAData)
 	if err != nil {
 		return nil, nil, err

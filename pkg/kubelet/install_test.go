@@ -160,6 +160,31 @@ func TestInstallRefusesWithoutCA(t *testing.T) {
 	}
 }
 
+// caCertHashes only pin the CA: the kubelet component renders from the CA
+// that preflight read from cluster-info and passed on as caData, and
+// without it refuses before writing anything.
+func TestInstallWithOnlyCACertHashesWritesNothingUntilTheCAIsDiscovered(t *testing.T) {
+	d, _, _, _ := newDeps(t, "1.35.4")
+	d.Config.Cluster.APIServer.CAData = ""
+	d.Config.Cluster.APIServer.CACertHashes = []string{"sha256:" + strings.Repeat("ab", 32)}
+	_, err := Install(context.Background(), d)
+	if err == nil || !strings.Contains(err.Error(), "cluster-info") || !strings.Contains(err.Error(), "preflight") {
+		t.Fatalf("err = %v; want one that names cluster-info and the preflight phase", err)
+	}
+	if entries, _ := os.ReadDir(d.Root.Dir); len(entries) != 0 {
+		t.Errorf("wrote %v before refusing", entries)
+	}
+
+	d.Config.Cluster.APIServer.CAData = fakeCA // as preflight leaves it
+	if _, err := Install(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+	kc, err := os.ReadFile(d.Root.Path(BootstrapKubeconfig))
+	if err != nil || !strings.Contains(string(kc), "certificate-authority-data: "+fakeCA) {
+		t.Errorf("bootstrap kubeconfig lacks the discovered CA (%v):\n%s", err, kc)
+	}
+}
+
 func TestWaitHealthyPollsARealServer(t *testing.T) {
 	var calls atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

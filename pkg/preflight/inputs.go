@@ -54,6 +54,11 @@ type Inputs struct {
 	// Ours reports whether a host path or unit name was installed by
 	// add2tkectl (is in the journal).
 	Ours func(pathOrUnit string) bool
+
+	// discovery is the cluster CA read from cluster-info, when the
+	// configuration gives caCertHashes without caData; shared by the copies
+	// withDefaults makes.
+	discovery *caDiscovery
 }
 
 // DefaultInputs returns the inputs of the real host under root.
@@ -76,6 +81,7 @@ func DefaultInputs(root host.Root, cfg *config.NodePoolJoin) (*Inputs, error) {
 		FreeBytes: statfsFree,
 		NodeIP:    network.NodeIP,
 		Ours:      ours,
+		discovery: &caDiscovery{},
 	}, nil
 }
 
@@ -107,6 +113,9 @@ func (in *Inputs) withDefaults() *Inputs {
 	}
 	if c.Ours == nil {
 		c.Ours = func(string) bool { return false }
+	}
+	if c.discovery == nil {
+		c.discovery = &caDiscovery{}
 	}
 	return &c
 }

@@ -3,6 +3,7 @@ package preflight
 import (
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -63,6 +64,20 @@ var checkAPIServer = Check{
 					"the API server address %s is not private (RFC 1918, 100.64.0.0/10 or fd00::/8)", ip)
 			}
 		}
+		trusted := "the configured CA"
+		if needsDiscovery(api) {
+			disc, err := in.discovery.get(ctx, in, addr)
+			if err != nil {
+				return discoveryFailed(err)
+			}
+			// The pinned CA, from now on as if given as caData.
+			api.CAData = base64.StdEncoding.EncodeToString(disc.PEM)
+			trusted = "the cluster CA from " + ClusterInfoNamespace + "/" + ClusterInfoName + " (pinned " + disc.Hash
+			if disc.Signed {
+				trusted += ", signed for the bootstrap token"
+			}
+			trusted += ")"
+		}
 		tlsConf, err := APIServerTLS(api, addr.Host)
 		if err != nil {
 			return fail("set cluster.apiServer.caData (or caCertHashes) as the console shows it", "%v", err)
@@ -84,8 +99,26 @@ var checkAPIServer = Check{
 			return fail("check that the endpoint is the API server (an HTTPS port) and that nothing intercepts TLS on the way",
 				"TLS handshake with %s failed: %v", target, err)
 		}
-		return ok("%s reachable, TLS %s, certificate verified by the configured CA", target, tls.VersionName(tc.ConnectionState().Version))
+		return ok("%s reachable, TLS %s, certificate verified by %s", target, tls.VersionName(tc.ConnectionState().Version), trusted)
 	},
+}
+
+// pinRemedy tells how to find the right caCertHashes.
+const pinRemedy = "check cluster.apiServer.caCertHashes against the cluster CA as the console shows it (kubeadm's hash: openssl x509 -pubkey -noout -in ca.crt | openssl pkey -pubin -outform der | sha256sum), and that the endpoint is this cluster's"
+
+// discoveryFailed is the verdict on a cluster CA that caCertHashes could
+// not provide.
+func discoveryFailed(err error) Result {
+	var te *TrustError
+	var de *DiscoveryError
+	switch {
+	case errors.As(err, &te):
+		return fail(pinRemedy, "the API server is not the one the configuration trusts: %v", te)
+	case errors.As(err, &de):
+		return fail(de.Remedy, "cannot read the cluster CA to check against cluster.apiServer.caCertHashes: %v", de)
+	}
+	return fail("check that the endpoint is the API server (an HTTPS port) and that this host reaches it",
+		"cannot read the cluster CA to check against cluster.apiServer.caCertHashes: %v", err)
 }
 
 var checkNodeIP = Check{

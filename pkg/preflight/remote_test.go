@@ -117,12 +117,13 @@ func apiInputs(t *testing.T, s *apiServer) *Inputs {
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 
+// With caCertHashes alone the CA comes from cluster-info:
+// TestAPIServerReachableTrustsTheClusterInfoCAByItsPin.
 func TestAPIServerReachableVerifiesTheConfiguredTrust(t *testing.T) {
 	clusterCA := newCA(t, "cluster-ca")
 	otherCA := newCA(t, "someone-else")
 	leafOnly := startAPIServer(t, clusterCA.serving(t, "10.0.0.5", false))
 	withCA := startAPIServer(t, clusterCA.serving(t, "10.0.0.5", true))
-	leafHash := SPKIHash(leafOnly.srv.TLS.Certificates[0].Leaf)
 
 	cases := []struct {
 		name    string
@@ -135,13 +136,11 @@ func TestAPIServerReachableVerifiesTheConfiguredTrust(t *testing.T) {
 		{"caData of the cluster CA", leafOnly, b64(clusterCA.pem), nil, OK, "verified"},
 		{"caData as raw PEM", leafOnly, string(clusterCA.pem), nil, OK, "verified"},
 		{"caData of another CA", leafOnly, b64(otherCA.pem), nil, Error, "does not verify against cluster.apiServer.caData"},
-		{"caCertHashes of the CA the server sends", withCA, "", []string{"sha256:" + strings.Repeat("0", 64), SPKIHash(clusterCA.cert)}, OK, "verified"},
-		{"caCertHashes of the serving key", leafOnly, "", []string{leafHash}, OK, "verified"},
-		{"caCertHashes of another CA", withCA, "", []string{SPKIHash(otherCA.cert)}, Error, "matches cluster.apiServer.caCertHashes"},
 		{"caData and a matching hash", leafOnly, b64(clusterCA.pem), []string{SPKIHash(clusterCA.cert)}, OK, "verified"},
 		{"caData right, hash wrong", leafOnly, b64(clusterCA.pem), []string{SPKIHash(otherCA.cert)}, Error, "no certificate in it matches"},
+		{"caData and a malformed hash", leafOnly, b64(clusterCA.pem), []string{"md5:abc"}, Error, "not sha256"},
+		{"caData and the CA the server sends pinned", withCA, b64(clusterCA.pem), []string{SPKIHash(clusterCA.cert)}, OK, "verified"},
 		{"no trust configured", leafOnly, "", nil, Error, "neither"},
-		{"malformed hash", leafOnly, "", []string{"md5:abc"}, Error, "not sha256"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -46,28 +46,23 @@ func SPKIHash(c *x509.Certificate) string {
 
 // APIServerTLS returns the TLS configuration that trusts exactly what the
 // configuration says: the chain must verify against caData for serverName,
-// and when caCertHashes are given, a certificate of the verified chain (or,
-// without caData, of the presented chain) must have one of those hashes —
-// the CA's, as kubeadm pins it, or the server's own.
+// and when caCertHashes are given too, a certificate of the verified chain
+// must have one of those hashes. With caCertHashes alone the CA comes from
+// cluster-info (DiscoverCA) and is passed here as caData.
 func APIServerTLS(api config.APIServer, serverName string) (*tls.Config, error) {
-	var pool *x509.CertPool
-	if api.CAData != "" {
-		p, err := CAPool(api.CAData)
-		if err != nil {
-			return nil, err
+	if api.CAData == "" {
+		if len(api.CACertHashes) == 0 {
+			return nil, errors.New("the configuration has neither cluster.apiServer.caData nor caCertHashes: set one so the API server can be trusted")
 		}
-		pool = p
+		return nil, errors.New("cluster.apiServer.caCertHashes pin the cluster CA, which is read from cluster-info first: no CA to verify the API server with yet")
 	}
-	pins := map[string]bool{}
-	for _, h := range api.CACertHashes {
-		h = strings.ToLower(strings.TrimSpace(h))
-		if !strings.HasPrefix(h, "sha256:") || len(h) != len("sha256:")+64 {
-			return nil, fmt.Errorf("cluster.apiServer.caCertHashes: %q is not sha256:<64 hex digits>", h)
-		}
-		pins[h] = true
+	pool, err := CAPool(api.CAData)
+	if err != nil {
+		return nil, err
 	}
-	if pool == nil && len(pins) == 0 {
-		return nil, errors.New("the configuration has neither cluster.apiServer.caData nor caCertHashes: set one so the API server can be trusted")
+	pins, err := parsePins(api.CACertHashes)
+	if err != nil {
+		return nil, err
 	}
 	return &tls.Config{
 		MinVersion: tls.VersionTLS12,
@@ -81,6 +76,22 @@ func APIServerTLS(api config.APIServer, serverName string) (*tls.Config, error) 
 	}, nil
 }
 
+// parsePins returns the set of caCertHashes, lower-cased.
+func parsePins(hashes []string) (map[string]bool, error) {
+	pins := map[string]bool{}
+	for _, h := range hashes {
+		h = strings.ToLower(strings.TrimSpace(h))
+		if !strings.HasPrefix(h, "sha256:") || len(h) != len("sha256:")+64 {
+			return nil, fmt.Errorf("cluster.apiServer.caCertHashes: %q is not sha256:<64 hex digits>", h)
+		}
+		if _, err := hex.DecodeString(h[len("sha256:"):]); err != nil {
+			return nil, fmt.Errorf("cluster.apiServer.caCertHashes: %q is not sha256:<64 hex digits>", h)
+		}
+		pins[h] = true
+	}
+	return pins, nil
+}
+
 func verifyPeer(certs []*x509.Certificate, serverName string, pool *x509.CertPool, pins map[string]bool) error {
 	if len(certs) == 0 {
 		return &TrustError{"the API server presented no certificate"}
@@ -90,40 +101,19 @@ func verifyPeer(certs []*x509.Certificate, serverName string, pool *x509.CertPoo
 	for _, c := range certs[1:] {
 		inter.AddCert(c)
 	}
-	if pool != nil {
-		chains, err := leaf.Verify(x509.VerifyOptions{Roots: pool, Intermediates: inter, DNSName: serverName})
-		if err != nil {
-			return &TrustError{fmt.Sprintf("the API server's certificate does not verify against cluster.apiServer.caData: %v", err)}
-		}
-		if len(pins) == 0 {
-			return nil
-		}
-		for _, chain := range chains {
-			for _, c := range chain {
-				if pins[SPKIHash(c)] {
-					return nil
-				}
-			}
-		}
-		return &TrustError{"the API server's certificate chain verifies against caData, but no certificate in it matches cluster.apiServer.caCertHashes"}
+	chains, err := leaf.Verify(x509.VerifyOptions{Roots: pool, Intermediates: inter, DNSName: serverName})
+	if err != nil {
+		return &TrustError{fmt.Sprintf("the API server's certificate does not verify against cluster.apiServer.caData: %v", err)}
 	}
-	var seen []string
-	for i, c := range certs {
-		h := SPKIHash(c)
-		seen = append(seen, h)
-		if !pins[h] {
-			continue
-		}
-		if i == 0 {
-			return nil // the server's own key is pinned
-		}
-		// A pinned CA in the presented chain: the leaf must chain to it.
-		roots := x509.NewCertPool()
-		roots.AddCert(c)
-		if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, DNSName: serverName}); err != nil {
-			return &TrustError{fmt.Sprintf("the API server's certificate does not verify against the pinned CA: %v", err)}
-		}
+	if len(pins) == 0 {
 		return nil
 	}
-	return &TrustError{fmt.Sprintf("no certificate the API server presented matches cluster.apiServer.caCertHashes (it presented %s)", strings.Join(seen, ", "))}
+	for _, chain := range chains {
+		for _, c := range chain {
+			if pins[SPKIHash(c)] {
+				return nil
+			}
+		}
+	}
+	return &TrustError{"the API server's certificate chain verifies against caData, but no certificate in it matches cluster.apiServer.caCertHashes"}
 }
