@@ -49,8 +49,9 @@ type Fetcher struct {
 // Retry is the retry policy of one artifact.
 type Retry struct {
 	// Attempts is how many failed attempts in a row one URL gets per round
-	// before the next URL is tried; an attempt that received bytes resets
-	// the count (default 4).
+	// before the next URL is tried; for an artifact, an attempt that
+	// received bytes resets the count (the next one resumes there), for the
+	// manifest nothing does (default 4).
 	Attempts int
 	// Rounds is how many times the whole URL list is tried (default 2).
 	Rounds int

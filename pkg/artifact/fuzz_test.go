@@ -59,6 +59,9 @@ func FuzzExtractTarGz(f *testing.F) {
 	f.Add(tarGz(entry{name: "s", typ: tar.TypeSymlink, link: "."}, entry{name: "t", typ: tar.TypeSymlink, link: "s/.."}))
 	f.Add(tarGz(entry{name: "a", typ: tar.TypeReg, content: "1"}, entry{name: "h", typ: tar.TypeLink, link: "a"}))
 	f.Add(tarGz(entry{name: "d/", typ: tar.TypeDir, mode: 0o500}, entry{name: "d/f", typ: tar.TypeReg, content: "x"}))
+	f.Add(tarGz(entry{name: "su", typ: tar.TypeReg, content: "x", mode: 0o6755}))
+	f.Add(tarGz(entry{name: "null", typ: tar.TypeChar}))
+	f.Add(tarGz(entry{name: "h", typ: tar.TypeLink, link: "../../etc/passwd"}))
 	f.Add([]byte("not gzip"))
 	f.Fuzz(func(t *testing.T, archive []byte) {
 		base := t.TempDir()
@@ -71,7 +74,8 @@ func FuzzExtractTarGz(f *testing.F) {
 			t.Fatal(err)
 		}
 		dst := filepath.Join(outside, "inside", "dst")
-		err := artifact.ExtractTarGz(src, dst)
+		// Small limits: a generated bomb must not fill the fuzzing disk.
+		err := artifact.ExtractTarGzLimited(src, dst, artifact.Limits{Bytes: 1 << 20, Entries: 1000})
 		ents, _ := os.ReadDir(base)
 		if len(ents) != 2 {
 			t.Fatalf("archive wrote beside the target's parent: %v", ents)
@@ -91,6 +95,9 @@ func FuzzExtractTarGz(f *testing.F) {
 				if err != nil || !strings.HasPrefix(r+"/", realDst+"/") {
 					t.Fatalf("symlink %s resolves to %s", p, r)
 				}
+			}
+			if err == nil && info.Mode()&(os.ModeSetuid|os.ModeSetgid) != 0 {
+				t.Fatalf("%s keeps a setuid/setgid bit: %v", p, info.Mode())
 			}
 			if err == nil && info.IsDir() {
 				os.Chmod(p, 0o700) // let the cleanup remove it
