@@ -259,6 +259,7 @@ func (ms *mountSet) inodesOf(dev uint64) map[uint64]bool {
 type mountEntry struct {
 	ID, Parent int
 	Dev        uint64 // the device of its filesystem (major:minor), as st_dev
+	Root       string // the directory of that filesystem mounted here
 	Point      string
 }
 
@@ -279,6 +280,7 @@ func parseMountInfo(r io.Reader) ([]mountEntry, error) {
 		if _, err := fmt.Sscanf(f[2], "%d:%d", &major, &minor); err == nil {
 			e.Dev = unix.Mkdev(major, minor)
 		}
+		e.Root = filepath.Clean(unescapeMountPath(f[3]))
 		e.Point = filepath.Clean(unescapeMountPath(f[4]))
 		out = append(out, e)
 	}
@@ -292,6 +294,21 @@ func readMountInfo() ([]mountEntry, error) {
 	}
 	defer f.Close()
 	return parseMountInfo(f)
+}
+
+// selfBind reports whether mount e is its parent's own directory bound onto
+// itself (as the kubelet does with its root, even when that is a plain
+// directory reached through a symlink): same filesystem, and e's root is
+// the directory at its mount point. Unmounting it hides nothing.
+func selfBind(e, parent mountEntry) bool {
+	if e.Dev != parent.Dev || e.Root == "" || parent.Root == "" {
+		return false
+	}
+	rel, err := filepath.Rel(parent.Point, e.Point)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return false
+	}
+	return filepath.Join(parent.Root, rel) == e.Root
 }
 
 // treeMounts lists what to unmount at or below dir, deepest first, a point
@@ -309,8 +326,9 @@ func treeMounts(all []mountEntry, dir string, keepBase bool) []string {
 		if e.Point != dir && !strings.HasPrefix(e.Point, dir+"/") {
 			continue
 		}
-		// The bottom mount at a point is the one whose parent is elsewhere.
-		if keepBase && e.Point == dir && byID[e.Parent].Point != dir {
+		// The bottom mount at a point is the one whose parent is elsewhere;
+		// the kubelet's bind of its root onto itself is not the operator's.
+		if keepBase && e.Point == dir && byID[e.Parent].Point != dir && !selfBind(e, byID[e.Parent]) {
 			continue
 		}
 		out = append(out, e.Point)

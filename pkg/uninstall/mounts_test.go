@@ -163,3 +163,27 @@ func TestUnmountTreeKeepsTheOperatorsMount(t *testing.T) {
 		t.Fatalf("the disk's content is gone: %v", err)
 	}
 }
+
+// The kubelet binds its root onto itself. When that root is a directory
+// install did not create (reached through a symlink, say) but not a mount
+// point before, the bind is the kubelet's and goes; a data disk mounted
+// there, or another directory bound there, stays.
+func TestTreeMountsRemovesTheKubeletsBindOfItsRootOntoItself(t *testing.T) {
+	in := `1 0 8:1 / / rw - ext4 /dev/sda1 rw
+20 1 8:1 /data/kubelet /data/kubelet rw - ext4 /dev/sda1 rw
+30 1 8:2 / /data/disk rw - ext4 /dev/sdb rw
+40 1 8:1 /srv/elsewhere /data/bound rw - ext4 /dev/sda1 rw
+50 30 8:2 /k /data/disk/k rw - ext4 /dev/sdb rw
+`
+	all, err := parseMountInfo(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for dir, want := range map[string]string{
+		"/data/kubelet": "/data/kubelet", "/data/disk": "/data/disk/k", "/data/bound": "", "/data/disk/k": "/data/disk/k",
+	} {
+		if got := strings.Join(treeMounts(all, dir, true), ","); got != want {
+			t.Errorf("treeMounts(%s, keepBase) = %q, want %q", dir, got, want)
+		}
+	}
+}
