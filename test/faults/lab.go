@@ -340,18 +340,18 @@ func (l *lab) fresh(ctx context.Context, bundle string) (string, error) {
 	if err := l.admin(ctx, http.MethodDelete, "/_stats", nil); err != nil {
 		return "", err
 	}
-	return l.copyBundle(ctx, bundle)
+	return l.copyBundle(ctx, bundle, "/root")
 }
 
-// copyBundle puts a bundle into the host's /root under its own name.
-func (l *lab) copyBundle(ctx context.Context, bundle string) (string, error) {
+// copyBundle puts a bundle into the host's directory dir under its own name.
+func (l *lab) copyBundle(ctx context.Context, bundle, dir string) (string, error) {
 	f, err := os.Open(bundle)
 	if err != nil {
 		return "", err
 	}
 	defer f.Close()
-	dst := "/root/" + filepath.Base(bundle)
-	r := l.exec(ctx, time.Minute, f, fmt.Sprintf("cat > %[1]s.tmp && chmod 700 %[1]s.tmp && mv %[1]s.tmp %[1]s", dst))
+	dst := dir + "/" + filepath.Base(bundle)
+	r := l.exec(ctx, time.Minute, f, fmt.Sprintf("mkdir -p %[2]s && cat > %[1]s.tmp && chmod 700 %[1]s.tmp && mv %[1]s.tmp %[1]s", dst, dir))
 	if r.err != nil || r.code != 0 {
 		return "", fmt.Errorf("copy the bundle into %s: exit %d %v: %s", l.host, r.code, r.err, r.stderr)
 	}
