@@ -260,6 +260,11 @@ func (r *run) download(ctx context.Context, rec phase.Recorder) error {
 	if err != nil {
 		return err
 	}
+	// An image rendered from another pool's artifacts would boot a node at
+	// versions the configuration did not ask for: the same pins as install.
+	if err := m.CheckPins(install.Pins(r.o.Config)); err != nil {
+		return err
+	}
 	f := &artifact.Fetcher{
 		CacheDir: r.o.Root.Path(artifact.CacheDir),
 		Progress: r.o.Progress,

@@ -339,7 +339,14 @@ func offlineDir(t *testing.T, c *config.NodePoolJoin) (string, map[string][]byte
 		if kind == "" {
 			kind = artifact.KindTarGz
 		}
-		a := artifact.Artifact{Name: name, Version: "v1", OS: "linux", Arch: goruntime.GOARCH, Kind: kind,
+		version := "v1"
+		switch name {
+		case kubelet.Artifact:
+			version = c.Cluster.KubernetesVersion
+		case c.NodePool.Runtime.Kind:
+			version = c.NodePool.Runtime.Version
+		}
+		a := artifact.Artifact{Name: name, Version: version, OS: "linux", Arch: goruntime.GOARCH, Kind: kind,
 			URLs: []string{"https://example.invalid/" + name}, Size: int64(len(b)), SHA256: hex.EncodeToString(sum[:])}
 		m.Artifacts = append(m.Artifacts, a)
 		if err := os.WriteFile(filepath.Join(dir, artifact.OfflineName(a)), b, 0o644); err != nil {
@@ -434,6 +441,23 @@ func TestRenderWithArtifactsDirInstallsBinariesAndTheCache(t *testing.T) {
 	delete(after, phase.JournalPath)
 	if diff := cmp.Diff(before, after); diff != "" {
 		t.Errorf("second render rewrote files (-before +after):\n%s", diff)
+	}
+}
+
+func TestRenderRefusesArtifactsForOtherVersionsThanTheConfiguration(t *testing.T) {
+	c := goldenConfig()
+	o := options(t, c)
+	dir, _ := offlineDir(t, c)
+	o.ArtifactsDir = dir
+	// The signed directory was made for 1.35.3; the pool now asks another.
+	o.Config.Cluster.KubernetesVersion = "1.18.0"
+	_, err := Run(context.Background(), o)
+	var ae *artifact.Error
+	if !errors.As(err, &ae) || !strings.Contains(err.Error(), "1.18.0") || !strings.Contains(err.Error(), "1.35.3") {
+		t.Fatalf("render = %v, want an artifact error naming both versions", err)
+	}
+	if _, err := os.Stat(o.Root.Path(kubelet.BinaryPath)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("kubelet binary written from a refused manifest: %v", err)
 	}
 }
 
