@@ -140,8 +140,8 @@ func DiscoverCA(ctx context.Context, dialer Dialer, addr APIServerAddress, pins 
 		}
 	}
 	if got.Hash == "" {
-		return DiscoveredCA{}, &TrustError{fmt.Sprintf("the cluster CA the API server at %s publishes has hash %s, but cluster.apiServer.caCertHashes expects %s",
-			target, strings.Join(actual, ", "), strings.Join(pins, " or "))}
+		return DiscoveredCA{}, &TrustError{fmt.Sprintf("the cluster CA the API server at %s publishes in %s has hash %s, but cluster.apiServer.caCertHashes expects %s",
+			target, where, strings.Join(actual, ", "), strings.Join(pins, " or "))}
 	}
 	roots := x509.NewCertPool()
 	for _, c := range certs {
