@@ -11,9 +11,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/google/renameio/v2"
-
 	"github.com/add2tkectl/add2tkectl/pkg/artifact"
+	"github.com/add2tkectl/add2tkectl/pkg/atomicfile"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 )
@@ -247,7 +246,9 @@ func CopyFile(root host.Root, rec phase.Recorder, dst, src string, mode fs.FileM
 		return false, Sum{}, err
 	}
 	defer in.Close()
-	t, err := renameio.TempFile("", full)
+	// Beside the target, never $TMPDIR: a tmpfs there may be too small for
+	// a kubelet, and the rename must stay on one filesystem.
+	t, err := atomicfile.New(full, mode)
 	if err != nil {
 		return false, Sum{}, fmt.Errorf("write %s: %w", full, err)
 	}
@@ -255,10 +256,7 @@ func CopyFile(root host.Root, rec phase.Recorder, dst, src string, mode fs.FileM
 	if _, err := io.Copy(t, in); err != nil {
 		return false, Sum{}, fmt.Errorf("write %s: %w", full, err)
 	}
-	if err := t.Chmod(mode.Perm()); err != nil {
-		return false, Sum{}, fmt.Errorf("chmod %s: %w", full, err)
-	}
-	if err := t.CloseAtomicallyReplace(); err != nil {
+	if err := t.Commit(); err != nil {
 		return false, Sum{}, fmt.Errorf("write %s: %w", full, err)
 	}
 	got, err := SumFile(full)

@@ -132,6 +132,49 @@ func TestInstallExtractsBesideTheArtifactWithoutSetuidBits(t *testing.T) {
 	}
 }
 
+// A binary is copied through a temp file beside its target: $TMPDIR on the
+// same filesystem (where a rename would work) is still never used.
+func TestInstallCopiesBinariesWithoutTouchingTMPDIR(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "kubelet")
+	if err := os.WriteFile(src, []byte("kubelet"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	root := host.Root{Dir: t.TempDir()}
+	p := Plan{Component: "k", Items: []Item{{Artifact: "k", Dst: "/usr/bin/kubelet", Mode: 0o755}}}
+	watch := make(chan []string)
+	stop := make(chan struct{})
+	go func() {
+		var seen []string
+		for {
+			select {
+			case <-stop:
+				watch <- seen
+				return
+			default:
+			}
+			if es, _ := os.ReadDir(tmp); len(es) > 0 {
+				seen = append(seen, es[0].Name())
+			}
+		}
+	}()
+	for i := 0; i < 20; i++ {
+		_ = os.Remove(root.Path("/usr/bin/kubelet"))
+		if _, err := p.Install(root, testrec.New(), map[string]string{"k": src}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	if seen := <-watch; len(seen) > 0 {
+		t.Errorf("temp files in $TMPDIR while installing: %v", seen)
+	}
+	if st, err := os.Stat(root.Path("/usr/bin/kubelet")); err != nil || st.Mode() != 0o755 {
+		t.Errorf("kubelet: %v, mode %v", err, st.Mode())
+	}
+}
+
 func TestStampTrustsStatOnlyWhenUnchanged(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "f")
 	if err := os.WriteFile(p, []byte("one"), 0o644); err != nil {
