@@ -23,38 +23,20 @@ func Binary(t *testing.T, dir, name, tag string) string {
 	return p
 }
 
-// TarGz writes a tar.gz holding members (path -> content) and returns its path.
+// TarGz writes a tar.gz holding members (path -> content), sorted by
+// path, as executables, and returns its path.
 func TarGz(t *testing.T, dir, name string, members map[string]string) string {
 	t.Helper()
-	p := filepath.Join(dir, name)
-	f, err := os.Create(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	gz := gzip.NewWriter(f)
-	tw := tar.NewWriter(gz)
 	names := make([]string, 0, len(members))
 	for n := range members {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	entries := make([]Entry, 0, len(names))
 	for _, n := range names {
-		body := members[n]
-		if err := tw.WriteHeader(&tar.Header{Name: n, Mode: 0o755, Size: int64(len(body)), Typeflag: tar.TypeReg}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tw.Write([]byte(body)); err != nil {
-			t.Fatal(err)
-		}
+		entries = append(entries, Entry{Name: n, Body: members[n], Mode: 0o755})
 	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := gz.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return TarGzOf(t, dir, name, entries...)
 }
 
 // Entry is one member of TarGzOf: a regular file unless Type says otherwise.
