@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -274,5 +275,36 @@ func TestFetchOfTheSameArtifactWaitsForTheOneInProgress(t *testing.T) {
 	}
 	if files := cacheFiles(t, cache); len(files) != 1 {
 		t.Errorf("cache holds %v, want the one verified file", files)
+	}
+}
+
+// A cache on a full filesystem is not a network failure: the fetch stops at
+// the first write that finds no room, names the cache and says to free
+// space, instead of retrying every URL and blaming the link to COS.
+func TestFetchIntoAFullCacheStopsAtOnceAndNamesTheCache(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a small tmpfs needs root")
+	}
+	cache := t.TempDir()
+	if err := syscall.Mount("tmpfs", cache, "tmpfs", 0, "size=256k"); err != nil {
+		t.Skipf("tmpfs: %v", err)
+	}
+	t.Cleanup(func() { _ = syscall.Unmount(cache, syscall.MNT_DETACH) })
+	blob := data(2<<20, 3)
+	s, c := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		http.ServeContent(w, r, "x", time.Time{}, strings.NewReader(string(blob)))
+	})
+	_, m := signed(t, "", art("kubelet", blob, s.URL+"/kubelet"))
+	f := boundedFetcher(cache, artifact.Retry{Attempts: 4, Rounds: 2})
+	_, err := f.Fetch(context.Background(), "", m, "linux", "amd64", "")
+	var ae *artifact.Error
+	if !errors.As(err, &ae) || !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("Fetch = %v, want an artifact error wrapping ENOSPC", err)
+	}
+	if msg := err.Error(); !strings.Contains(msg, cache) || !strings.Contains(msg, "free space") || strings.Contains(msg, "reaches COS") {
+		t.Errorf("message %q: want the cache dir and what to do, not a network hint", msg)
+	}
+	if n := c.n.Load(); n != 1 {
+		t.Errorf("the server got %d requests, want 1 (no retry can make room)", n)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -279,6 +280,9 @@ func (f *Fetcher) copyOffline(a Artifact, src string, p *partial, bar Bar) (int6
 	}
 	defer in.Close()
 	if _, err := p.copyFrom(in, a.Size+1, bar); err != nil {
+		if outOfSpace(err) {
+			return p.n, f.outOfSpaceError(a.Name, err)
+		}
 		return p.n, &Error{Artifact: a.Name, Op: "offline", Err: fmt.Errorf("copy %s: %w", src, err)}
 	}
 	if err := p.finish(a); err != nil {
@@ -341,6 +345,9 @@ func (f *Fetcher) retry(ctx context.Context, name string, urls []string, resumab
 					}
 					return &Error{Artifact: name, Op: "download", Err: ctx.Err()}
 				}
+				if outOfSpace(err) {
+					return f.outOfSpaceError(name, err)
+				}
 				var ee *ExpiredError
 				var pe *permanentError
 				var me *mismatchError
@@ -385,6 +392,17 @@ func (f *Fetcher) retry(ctx context.Context, name string, urls []string, resumab
 		}
 	}
 	return &Error{Artifact: name, Op: "download", Err: fmt.Errorf("every URL failed (%s); check that this host reaches COS (the internal endpoint needs the VPC's private link), or stage the artifacts with `add2tkectl artifacts pull` and use --artifacts-dir", strings.Join(parts, "; "))}
+}
+
+// outOfSpace says a write to the cache failed for want of room: no retry
+// of the link can help, and "check that this host reaches COS" would send
+// the operator the wrong way.
+func outOfSpace(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}
+
+func (f *Fetcher) outOfSpaceError(name string, err error) error {
+	return &Error{Artifact: name, Op: "download", Err: fmt.Errorf("the artifact cache %s is full (%w): free space on its filesystem and run install again; what was downloaded is kept and resumes", f.CacheDir, err)}
 }
 
 func backoff(p Retry, fails int, err error) time.Duration {
@@ -500,6 +518,9 @@ func (f *Fetcher) attempt(ctx context.Context, a Artifact, u string, p *partial,
 	if err != nil {
 		if watch.fired() {
 			return fmt.Errorf("no data for %s", stall)
+		}
+		if outOfSpace(err) {
+			return err // the cache's own path, nothing to redact
 		}
 		return redactErr(err)
 	}

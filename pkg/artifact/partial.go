@@ -103,7 +103,7 @@ func (p *partial) copyFrom(r io.Reader, limit int64, bar Bar) (int64, error) {
 					// Undo a short write so that file and hash agree.
 					_ = p.f.Truncate(p.n)
 					_, _ = p.f.Seek(p.n, io.SeekStart)
-					werr = fmt.Errorf("write %s: %w", p.path, err)
+					werr = err // an *os.PathError: it names the file
 					failed.Store(true)
 				} else {
 					p.h.Write(b)
