@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+
+	"github.com/add2tkectl/add2tkectl/pkg/atomicfile"
 )
 
 // An offline directory (install --artifacts-dir, artifacts pull --to) holds
@@ -50,10 +52,10 @@ func WriteOffline(dir string, envelope []byte, locals map[string]Local) ([]strin
 		}
 		written = append(written, name)
 	}
-	if err := writeAtomic(filepath.Join(dir, OfflineManifest), envelope, 0o600); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, OfflineManifest), envelope, 0o600); err != nil {
 		return fail(err)
 	}
-	return append(written, OfflineManifest), syncDir(dir)
+	return append(written, OfflineManifest), nil // each write synced the directory
 }
 
 func copyAtomic(src, dst string, mode os.FileMode) error {
@@ -62,39 +64,13 @@ func copyAtomic(src, dst string, mode os.FileMode) error {
 		return err
 	}
 	defer in.Close()
-	return writeWith(dst, mode, func(w *os.File) error {
-		_, err := io.Copy(w, in) // copy_file_range where the kernel can
-		return err
-	})
-}
-
-func writeAtomic(dst string, data []byte, mode os.FileMode) error {
-	return writeWith(dst, mode, func(w *os.File) error {
-		_, err := w.Write(data)
-		return err
-	})
-}
-
-func writeWith(dst string, mode os.FileMode, fill func(*os.File) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp-")
+	w, err := atomicfile.New(dst, mode)
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
-	if err := fill(tmp); err != nil {
-		tmp.Close()
+	defer w.Cleanup()
+	if _, err := io.Copy(w.File, in); err != nil { // copy_file_range where the kernel can
 		return err
 	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), dst)
+	return w.Commit()
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/add2tkectl/add2tkectl/pkg/artifact"
+	"github.com/add2tkectl/add2tkectl/pkg/atomicfile"
 	"github.com/add2tkectl/add2tkectl/pkg/install"
 )
 
@@ -176,31 +177,9 @@ func runSign(g *Globals, keyPath, payloadPath, out string, expires time.Duration
 		_, err = g.Stdout.Write(env)
 		return err
 	}
-	return replaceFile(out, env)
-}
-
-// replaceFile writes data to p through a new temporary file beside it
-// (O_EXCL with a random name: nothing there to follow, mode 0600 from the
-// first byte, since the envelope may carry presigned URLs), fsynced and
-// renamed over p. A symlink at p is replaced, not followed.
-func replaceFile(p string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".tmp-")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), p)
+	// 0600 from the first byte (the envelope may carry presigned URLs);
+	// a symlink at out is replaced, not followed.
+	return atomicfile.Write(out, env, 0o600)
 }
 
 // pullResult is the -o json|yaml result of artifacts pull.
