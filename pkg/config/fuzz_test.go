@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/add2tkectl/add2tkectl/pkg/redact"
 )
 
 // FuzzLoad: any bytes as a configuration file either load or give a
@@ -120,7 +122,7 @@ func FuzzSetSecret(f *testing.F) {
 	f.Fuzz(func(t *testing.T, path, text string) {
 		doc, err := setDocument([]string{path + "=" + text})
 		if err != nil {
-			for _, tok := range bootstrapTokenRE.FindAllString(path+"="+text, -1) {
+			for _, tok := range redact.TokenRE.FindAllString(path+"="+text, -1) {
 				if strings.Contains(err.Error(), tok[7:]) {
 					t.Fatalf("error shows the token's secret half: %v", err)
 				}

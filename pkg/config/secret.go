@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/add2tkectl/add2tkectl/pkg/redact"
 )
 
 // The command line is visible to every user of the host (ps,
@@ -19,8 +21,6 @@ var secretFields = map[string]string{
 }
 
 var (
-	// bootstrapTokenRE is a kubeadm bootstrap token, <id>.<secret>.
-	bootstrapTokenRE = regexp.MustCompile(`\b[a-z0-9]{6}\.[a-z0-9]{16}\b`)
 	// presignedRE is a query parameter that signs a link or carries a
 	// credential: COS q-signature, S3 X-Amz-Signature and
 	// X-Amz-Credential/X-Amz-Security-Token, Signature, sig, token,
@@ -106,7 +106,7 @@ func child(s *schema, key string) *schema {
 // secretInText says what secret a piece of free text holds, or "".
 func secretInText(text string) string {
 	switch {
-	case bootstrapTokenRE.MatchString(text):
+	case redact.TokenRE.MatchString(text):
 		return "a bootstrap token"
 	case presignedRE.MatchString(text):
 		return "a presigned URL (a signature or token in its query string)"

@@ -12,8 +12,9 @@ import (
 const Mask = "REDACTED"
 
 var (
-	// A bootstrap token is <id>.<secret>; the id alone is not secret.
-	tokenRE = regexp.MustCompile(`\b([a-z0-9]{6})\.[a-z0-9]{16}\b`)
+	// TokenRE matches a bootstrap token, <id>.<secret>; the id alone is
+	// not secret.
+	TokenRE = regexp.MustCompile(`\b([a-z0-9]{6})\.[a-z0-9]{16}\b`)
 	// The query string of any http(s) URL in free text.
 	urlQueryRE = regexp.MustCompile(`(https?://[^\s?"'<>]+)\?[^\s"'<>]*`)
 )
@@ -21,7 +22,7 @@ var (
 // String redacts every token and URL query string found in s.
 func String(s string) string {
 	s = urlQueryRE.ReplaceAllString(s, "$1?"+Mask)
-	return tokenRE.ReplaceAllString(s, "$1."+Mask)
+	return TokenRE.ReplaceAllString(s, "$1."+Mask)
 }
 
 // URL returns u without the values of its query string, which carry
