@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/add2tkectl/add2tkectl/pkg/atomicfile"
 )
 
 // partial is <cache>/<sha256>.partial while an artifact downloads: the bytes
@@ -223,7 +225,7 @@ func (p *partial) finish(a Artifact) error {
 		return fmt.Errorf("rename into the cache: %w", err)
 	}
 	p.done = true
-	err := syncDir(filepath.Dir(p.final))
+	err := atomicfile.SyncDir(filepath.Dir(p.final))
 	if cerr := p.f.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("close %s: %w", p.final, cerr)
 	}
@@ -241,13 +243,4 @@ func (p *partial) discard() {
 		os.Remove(p.path)
 	}
 	p.f.Close()
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
