@@ -6,7 +6,13 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 need_root
 
-if [ -x "$ROOTFS/lib/systemd/systemd" ] && [ -f "$ROOTFS/.e2e-rootfs-done" ]; then
+# openssh-server: the fleet tests drive hosts with ansible-playbook over SSH.
+# cloud-init: the first-boot tests; without a NoCloud seed its generator
+# finds no datasource and leaves it disabled, so other hosts boot as before.
+PKGS=systemd,systemd-sysv,dbus,iproute2,ca-certificates,iptables,kmod,procps,util-linux,mount,curl,less,openssh-server,cloud-init
+
+# The marker holds the package list, so a rootfs of an older list is rebuilt.
+if [ -x "$ROOTFS/lib/systemd/systemd" ] && [ "$(cat "$ROOTFS/.e2e-rootfs-done" 2>/dev/null)" = "$PKGS" ]; then
 	log "host rootfs present in $ROOTFS"
 	exit 0
 fi
@@ -14,7 +20,6 @@ command -v mmdebstrap >/dev/null || die "mmdebstrap missing: run scripts/e2e/dep
 
 MIRROR=${E2E_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SECURITY=${E2E_DEBIAN_SECURITY:-http://deb.debian.org/debian-security}
-PKGS=systemd,systemd-sysv,dbus,iproute2,ca-certificates,iptables,kmod,procps,util-linux,mount,curl,less
 
 tmp=$ROOTFS.tmp
 rm -rf "$tmp"
@@ -30,7 +35,7 @@ mmdebstrap --quiet --variant=minbase --include="$PKGS" \
 	"deb $MIRROR bookworm main" \
 	"deb $MIRROR bookworm-updates main" \
 	"deb $SECURITY bookworm-security main" >&2
-touch "$tmp/.e2e-rootfs-done"
+echo "$PKGS" >"$tmp/.e2e-rootfs-done"
 rm -rf "$ROOTFS"
 mv "$tmp" "$ROOTFS"
 log "built the host rootfs in $((SECONDS - start))s ($(du -sh "$ROOTFS" | cut -f1))"
