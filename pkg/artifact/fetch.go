@@ -23,14 +23,10 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/redact"
 )
 
-// CacheDir is where verified artifacts are kept, under the host root:
-// <CacheDir>/<sha256> once verified, <sha256>.partial while downloading.
-const CacheDir = "/var/cache/add2tkectl"
-
 // Fetcher downloads the artifacts of a manifest into a cache keyed by
 // sha256. The zero value of every field but CacheDir has a sensible default.
 type Fetcher struct {
-	// CacheDir is the cache directory (the host root joined with CacheDir).
+	// CacheDir is the cache directory (the host root joined with paths.CacheDir).
 	CacheDir string
 	// Client does the HTTP requests; nil: a client with connect, TLS and
 	// response-header timeouts.

@@ -17,14 +17,12 @@ import (
 	"path"
 
 	"github.com/add2tkectl/add2tkectl/pkg/host"
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 )
 
-// StampDir holds one stamp per component (host path).
-const StampDir = "/var/lib/add2tkectl/stamps"
-
 // StampPath is the host path of component's stamp.
-func StampPath(component string) string { return path.Join(StampDir, component+".json") }
+func StampPath(component string) string { return path.Join(paths.StampDir, component+".json") }
 
 // Sum identifies a file's content. Path, size and modification time let a
 // later check trust the recorded SHA256 without reading the file again (as

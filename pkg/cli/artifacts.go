@@ -15,6 +15,7 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/artifact"
 	"github.com/add2tkectl/add2tkectl/pkg/atomicfile"
 	"github.com/add2tkectl/add2tkectl/pkg/install"
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 )
 
 func init() {
@@ -220,7 +221,7 @@ func runPull(cmd *cobra.Command, g *Globals, to, arch string) error {
 
 	progress := artifact.NewProgress(g.Stderr, !g.NoProgress && isTerminal(g.Stderr))
 	f := &artifact.Fetcher{
-		CacheDir: filepath.Join(g.Root, artifact.CacheDir),
+		CacheDir: filepath.Join(g.Root, paths.CacheDir),
 		Progress: progress,
 		Log:      log,
 	}

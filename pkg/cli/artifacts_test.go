@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/add2tkectl/add2tkectl/pkg/artifact"
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 )
 
 func runArtifactsCLI(t *testing.T, args ...string) (string, string, int) {
@@ -214,7 +215,7 @@ func TestArtifactsPullFillsAnOfflineDir(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(to, "image_pause-3.10-linux-arm64")); !bytes.Equal(b, pause) {
 		t.Error("image_pause-3.10-linux-arm64 missing or wrong")
 	}
-	if _, err := os.Stat(filepath.Join(root, artifact.CacheDir, shaHex(kubelet))); err != nil {
+	if _, err := os.Stat(filepath.Join(root, paths.CacheDir, shaHex(kubelet))); err != nil {
 		t.Errorf("the cache under --root lacks kubelet: %v", err)
 	}
 

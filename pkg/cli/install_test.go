@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/add2tkectl/add2tkectl/internal/treetest"
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 )
 
@@ -173,7 +174,7 @@ func TestInstallStopsAtAFailingPhaseWithItsExitCode(t *testing.T) {
 		t.Errorf("journal of download %+v, want failed", rec)
 	}
 	// The lock was released: it exists, names nobody, and is free.
-	if b, err := os.ReadFile(filepath.Join(dir, phase.LockPath)); err != nil || len(b) != 0 {
+	if b, err := os.ReadFile(filepath.Join(dir, paths.LockPath)); err != nil || len(b) != 0 {
 		t.Errorf("lock file after the run: %q (%v), want empty", b, err)
 	}
 	l, err := phase.AcquireLock(context.Background(), dir, "test", 0, nil)
@@ -181,7 +182,7 @@ func TestInstallStopsAtAFailingPhaseWithItsExitCode(t *testing.T) {
 		t.Fatalf("the lock is still held after install returned: %v", err)
 	}
 	_ = l.Release()
-	logFile := filepath.Join(dir, LogPath)
+	logFile := filepath.Join(dir, paths.LogPath)
 	info, err := os.Stat(logFile)
 	if err != nil || info.Mode().Perm() != 0o600 {
 		t.Fatalf("log file %s: %v (mode %v), want it with mode 0600", logFile, err, info.Mode().Perm())
@@ -214,7 +215,7 @@ func TestInstallWaitsForTheLockAndNamesItsHolder(t *testing.T) {
 	if !strings.Contains(stderr, "waiting up to 200ms for another add2tkectl run") {
 		t.Errorf("stderr does not say it waits:\n%s", stderr)
 	}
-	if _, err := os.Stat(filepath.Join(dir, phase.JournalPath)); err == nil {
+	if _, err := os.Stat(filepath.Join(dir, paths.JournalPath)); err == nil {
 		t.Error("a run that did not get the lock wrote the journal")
 	}
 }

@@ -12,14 +12,12 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/redact"
 )
 
-// LogPath is the host path of the JSON log file.
-const LogPath = "/var/log/add2tkectl/add2tkectl.log"
-
 // setupLogging returns the logger a command uses: human lines on stderr at
-// --log-level and JSON lines at debug level appended to LogPath under
+// --log-level and JSON lines at debug level appended to paths.LogPath under
 // --root. Every entry (message, fields, errors) is redacted on its way to
 // either. A log file that cannot be opened (a read-only root, a user other
 // than root) is reported on stderr and logging goes on without it. close
@@ -53,7 +51,7 @@ func newLogger(g *Globals, toFile bool) (*logrus.Logger, func(), error) {
 	if !toFile {
 		return l, closeFn, nil
 	}
-	path := filepath.Join(g.Root, LogPath)
+	path := filepath.Join(g.Root, paths.LogPath)
 	f, err := openLogFile(path)
 	if err != nil {
 		l.WithError(err).Warn("logging to stderr only")

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/sirupsen/logrus"
 )
 
@@ -44,7 +45,7 @@ func TestLoggingNeverWritesSecrets(t *testing.T) {
 	log.Error("kubeadm-style join: --token " + logTestToken + " " + logTestURL)
 	closeLog()
 
-	file, err := os.ReadFile(filepath.Join(dir, LogPath))
+	file, err := os.ReadFile(filepath.Join(dir, paths.LogPath))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +92,7 @@ func TestLoggingLevelsAndFileMode(t *testing.T) {
 	if strings.Contains(stderr.String(), "info line") || !strings.Contains(stderr.String(), "warn line") {
 		t.Errorf("stderr at --log-level warn:\n%s", stderr.String())
 	}
-	path := filepath.Join(dir, LogPath)
+	path := filepath.Join(dir, paths.LogPath)
 	file, _ := os.ReadFile(path)
 	for _, want := range []string{"debug detail", "info line", "warn line"} {
 		if !strings.Contains(string(file), want) {

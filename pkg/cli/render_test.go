@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/add2tkectl/add2tkectl/pkg/kubelet"
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 	"github.com/add2tkectl/add2tkectl/pkg/render"
 	"github.com/add2tkectl/add2tkectl/pkg/userscript"
@@ -31,7 +32,7 @@ func renderedTree(t *testing.T, dir string) map[string]string {
 			return err
 		}
 		rel, _ := filepath.Rel(dir, p)
-		if hp := "/" + rel; hp != phase.JournalPath {
+		if hp := "/" + rel; hp != paths.JournalPath {
 			b, err := os.ReadFile(p)
 			if err != nil {
 				return err
@@ -108,8 +109,8 @@ func TestRenderJSONListsEveryFileWrittenAndStartsNothing(t *testing.T) {
 		t.Error("the bootstrap kubeconfig lacks the token")
 	}
 	// No log file in the image, and the journal lists the files.
-	if _, err := os.Stat(filepath.Join(dir, LogPath)); err == nil {
-		t.Errorf("render left a log file in the image: %s", LogPath)
+	if _, err := os.Stat(filepath.Join(dir, paths.LogPath)); err == nil {
+		t.Errorf("render left a log file in the image: %s", paths.LogPath)
 	}
 	j, err := phase.LoadJournal(dir)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 )
 
@@ -61,7 +62,7 @@ func TestStatusPrintsNoSecret(t *testing.T) {
 		Values: map[string]string{"download.manifest": "https://x/manifest.json?q-signature=0123456789abcdef0123456789abcdef01234567"},
 	}}}
 	b, _ := json.Marshal(j)
-	write(phase.JournalPath, string(b))
+	write(paths.JournalPath, string(b))
 
 	for _, format := range []string{"text", "json", "yaml"} {
 		stdout, stderr, code, err := runInstallCLI(t, "status", "--root", dir, "--config", installTestConfig, "-o", format)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/add2tkectl/add2tkectl/internal/treetest"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 )
 
@@ -21,7 +22,7 @@ func journaledRoot(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	root := host.Root{Dir: dir}
-	for p, data := range map[string]string{"/etc/hostname": "Node-1\n", "/etc/operator.conf": "mine\n", LogPath: "{}\n"} {
+	for p, data := range map[string]string{"/etc/hostname": "Node-1\n", "/etc/operator.conf": "mine\n", paths.LogPath: "{}\n"} {
 		if err := os.MkdirAll(filepath.Dir(root.Path(p)), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -85,7 +86,7 @@ func TestUninstallRemovesTheJournalsFilesThenIsANoOp(t *testing.T) {
 			t.Errorf("%s still there (%v)", p, err)
 		}
 	}
-	for _, p := range []string{"/etc/operator.conf", LogPath} {
+	for _, p := range []string{"/etc/operator.conf", paths.LogPath} {
 		if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
 			t.Errorf("%s removed: %v", p, err)
 		}

@@ -10,13 +10,10 @@ import (
 
 	"github.com/add2tkectl/add2tkectl/pkg/artifact"
 	"github.com/add2tkectl/add2tkectl/pkg/config"
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 	"github.com/add2tkectl/add2tkectl/pkg/redact"
 )
-
-// ManifestPath keeps the verified manifest envelope of the last download, so
-// a re-run needs no network and survives an expired presigned link.
-const ManifestPath = "/var/lib/add2tkectl/manifest.json"
 
 // journal key: the manifest URL (query redacted) the cached manifest came from.
 const keyManifestSource = "download.manifest"
@@ -38,7 +35,7 @@ func (a *artifacts) source() string {
 
 func (a *artifacts) fetcher() *artifact.Fetcher {
 	return &artifact.Fetcher{
-		CacheDir: a.d.Root.Path(artifact.CacheDir),
+		CacheDir: a.d.Root.Path(paths.CacheDir),
 		Progress: a.d.Progress,
 		Log:      a.d.Log.WithField("phase", "download"),
 	}
@@ -46,8 +43,8 @@ func (a *artifacts) fetcher() *artifact.Fetcher {
 
 // fromCache resolves every artifact from the cached manifest and the cache,
 // without network. ok is false when anything is missing.
-func (a *artifacts) fromCache() (paths map[string]string, ok bool, err error) {
-	env, err := os.ReadFile(a.d.Root.Path(ManifestPath))
+func (a *artifacts) fromCache() (local map[string]string, ok bool, err error) {
+	env, err := os.ReadFile(a.d.Root.Path(paths.ManifestPath))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, false, nil
 	} else if err != nil {
@@ -64,16 +61,16 @@ func (a *artifacts) fromCache() (paths map[string]string, ok bool, err error) {
 		return nil, false, nil
 	}
 	f := a.fetcher()
-	paths = map[string]string{}
+	local = map[string]string{}
 	for _, art := range sel {
 		p := f.CachePath(art)
 		st, err := os.Stat(p)
 		if err != nil || st.Size() != art.Size {
 			return nil, false, nil
 		}
-		paths[art.Name] = p
+		local[art.Name] = p
 	}
-	return paths, true, nil
+	return local, true, nil
 }
 
 // Satisfied: the cached manifest came from the configured source and every
@@ -86,9 +83,9 @@ func (a *artifacts) Satisfied(ctx context.Context) (bool, error) {
 	if j.Values()[keyManifestSource] != a.source() {
 		return false, nil
 	}
-	paths, ok, err := a.fromCache()
+	local, ok, err := a.fromCache()
 	if ok {
-		a.paths = paths
+		a.paths = local
 	}
 	return ok, err
 }
@@ -115,9 +112,9 @@ func (a *artifacts) Run(ctx context.Context, rec phase.Recorder) error {
 	}
 	if err != nil {
 		if artifact.IsExpired(err) {
-			if paths, ok, _ := a.fromCache(); ok {
+			if local, ok, _ := a.fromCache(); ok {
 				a.d.Log.WithField("phase", "download").Warn("the download link has expired, but every artifact is already cached: using the cache")
-				a.paths = paths
+				a.paths = local
 				return nil
 			}
 		}
@@ -133,17 +130,17 @@ func (a *artifacts) Run(ctx context.Context, rec phase.Recorder) error {
 	if err != nil {
 		return err
 	}
-	paths := map[string]string{}
+	local := map[string]string{}
 	for name, l := range locals {
-		paths[name] = l.Path
+		local[name] = l.Path
 	}
-	if _, err := a.d.Root.WriteFile(rec, ManifestPath, env, 0o600); err != nil {
+	if _, err := a.d.Root.WriteFile(rec, paths.ManifestPath, env, 0o600); err != nil {
 		return err
 	}
 	if err := rec.Set(keyManifestSource, a.source()); err != nil {
 		return err
 	}
-	a.paths = paths
+	a.paths = local
 	return nil
 }
 
@@ -218,13 +215,13 @@ func (a *artifacts) get(ctx context.Context) (map[string]string, error) {
 	}
 	// The download phase was skipped (--skip-phases download): use the
 	// cache, or say what to do.
-	paths, ok, err := a.fromCache()
+	local, ok, err := a.fromCache()
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
 		return nil, fmt.Errorf("the artifacts are not downloaded yet: run install without skipping the download phase")
 	}
-	a.paths = paths
-	return paths, nil
+	a.paths = local
+	return local, nil
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/artifact"
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 )
 
 // manifestOf lists names for this host, the kubelet at Kubernetes k8s.
@@ -185,7 +186,7 @@ func TestDownloadRefusesAManifestForOtherVersionsThanTheConfiguration(t *testing
 			if n := requests.Load(); n != 0 {
 				t.Errorf("%d artifact requests for a refused manifest", n)
 			}
-			if ents, _ := os.ReadDir(d.Root.Path(artifact.CacheDir)); len(ents) != 0 {
+			if ents, _ := os.ReadDir(d.Root.Path(paths.CacheDir)); len(ents) != 0 {
 				t.Errorf("the cache holds %v after a refused manifest", ents)
 			}
 		})

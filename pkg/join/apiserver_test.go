@@ -25,6 +25,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/add2tkectl/add2tkectl/pkg/host"
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 )
 
 // ca is a test certificate authority.
@@ -143,7 +144,7 @@ func (s *apiServer) put(n *corev1.Node) {
 // bootstrap: the CA inline, the client certificate by absolute path.
 func kubeletConf(t testing.TB, root host.Root, server string, caPEM, clientPEM []byte) {
 	writeFile(t, root, ClientCert, clientPEM)
-	writeFile(t, root, KubeletKubeconfig, []byte(`apiVersion: v1
+	writeFile(t, root, paths.KubeletKubeconfig, []byte(`apiVersion: v1
 kind: Config
 clusters:
 - cluster:
@@ -249,7 +250,7 @@ func TestDetectStaleCredentials(t *testing.T) {
 		{"certificate without kubelet.conf", func(t *testing.T, d *Deps) {
 			d.Root = emptyRoot(t)
 			writeFile(t, d.Root, PKIDir+"/kubelet-client-2025-01-01-00-00-00.pem", []byte("old"))
-		}, "without " + KubeletKubeconfig},
+		}, "without " + paths.KubeletKubeconfig},
 		{"another API server", func(t *testing.T, d *Deps) {
 			d.Config.Cluster.APIServer.Endpoint = "https://10.9.9.9:6443"
 		}, "points at"},
@@ -301,7 +302,7 @@ func TestRemoveStaleCredentialsKeepsTheBootstrapKubeconfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	for p, want := range map[string]bool{
-		KubeletKubeconfig: false, ClientCert: false, PKIDir + "/kubelet-client-2026-11-27-10-00-00.pem": false,
+		paths.KubeletKubeconfig: false, ClientCert: false, PKIDir + "/kubelet-client-2026-11-27-10-00-00.pem": false,
 		BootstrapKubeconfig: true, PKIDir + "/kubelet.crt": true,
 	} {
 		if exists(root.Path(p)) != want {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -21,7 +22,7 @@ func (j *joiner) diagnoseBootstrap() string {
 		return fmt.Sprintf("no bootstrap kubeconfig %s: the kubelet phase has not written it", BootstrapKubeconfig)
 	}
 	if exists(j.d.Root.Path(ClientCert)) {
-		return fmt.Sprintf("the kubelet has a client certificate but has not written %s yet", KubeletKubeconfig)
+		return fmt.Sprintf("the kubelet has a client certificate but has not written %s yet", paths.KubeletKubeconfig)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

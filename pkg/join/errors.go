@@ -3,6 +3,8 @@ package join
 import (
 	"fmt"
 	"time"
+
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 )
 
 // Step names what the join waits for, in order.
@@ -50,5 +52,5 @@ type StaleCredentialsError struct {
 
 func (e *StaleCredentialsError) Error() string {
 	return fmt.Sprintf("the kubelet credentials of node %s are stale (%s): remove %s and %s/kubelet-client-*.pem, then restart the kubelet so it bootstraps again (install does this when run again)",
-		e.Node, e.Reason, KubeletKubeconfig, PKIDir)
+		e.Node, e.Reason, paths.KubeletKubeconfig, PKIDir)
 }

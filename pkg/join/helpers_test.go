@@ -15,6 +15,7 @@ import (
 
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 )
 
 // journal is an in-memory phase.Recorder whose facts can be read back.
@@ -74,7 +75,7 @@ func writeFile(t testing.TB, root host.Root, p string, data []byte) {
 func bootstrapped(t testing.TB) host.Root {
 	root := host.Root{Dir: t.TempDir()}
 	writeFile(t, root, BootstrapKubeconfig, []byte("bootstrap"))
-	writeFile(t, root, KubeletKubeconfig, []byte("kubelet"))
+	writeFile(t, root, paths.KubeletKubeconfig, []byte("kubelet"))
 	writeFile(t, root, PKIDir+"/kubelet-client-2026-11-27-10-00-00.pem", []byte("pem"))
 	writeFile(t, root, ClientCert, []byte("pem"))
 	return root

@@ -27,7 +27,6 @@ import (
 // Host paths of the kubelet's credentials.
 const (
 	BootstrapKubeconfig = "/etc/kubernetes/bootstrap-kubelet.conf"
-	KubeletKubeconfig   = "/etc/kubernetes/kubelet.conf"
 	PKIDir              = "/var/lib/kubelet/pki"
 	ClientCert          = PKIDir + "/kubelet-client-current.pem"
 )

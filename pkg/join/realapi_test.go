@@ -38,6 +38,7 @@ import (
 
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 )
 
 type realEnv struct {
@@ -156,7 +157,7 @@ func TestRealJoin(t *testing.T) {
 
 	// 3. The kubelet registers its Node, NotReady, with an old taint value and
 	// a label the pool applied before and no longer configures.
-	nc, err := NewClient(root, KubeletKubeconfig, 10*time.Second)
+	nc, err := NewClient(root, paths.KubeletKubeconfig, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

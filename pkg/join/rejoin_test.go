@@ -9,6 +9,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/add2tkectl/add2tkectl/pkg/config"
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 )
 
 // A host uninstalled (Node cordoned and marked for deletion) and installed
@@ -22,7 +23,7 @@ func TestRunClearsTheUninstallMarkOfANodeJoinedAgain(t *testing.T) {
 		n.Spec.Unschedulable = true
 		c := fake.NewClientset(n)
 		j := newJournal() // uninstall removed the journal
-		d := testDeps(t, root, j, clients(map[string]kubernetes.Interface{KubeletKubeconfig: c}))
+		d := testDeps(t, root, j, clients(map[string]kubernetes.Interface{paths.KubeletKubeconfig: c}))
 		d.Config.NodePool.Cordon = cordon
 		res, err := Run(context.Background(), d, j)
 		if err != nil {

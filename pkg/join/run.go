@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 )
 
@@ -119,10 +120,10 @@ func exists(p string) bool {
 // waitBootstrap waits for the kubelet to finish its TLS bootstrap: it writes
 // its client certificate, then kubelet.conf pointing at it.
 func (j *joiner) waitBootstrap(ctx context.Context) error {
-	j.log.Infof("waiting for the kubelet's TLS bootstrap (%s)", KubeletKubeconfig)
+	j.log.Infof("waiting for the kubelet's TLS bootstrap (%s)", paths.KubeletKubeconfig)
 	j.last = "no client certificate yet: the CSR is not approved/signed"
 	err := poll(ctx, j.d.Backoff, func(context.Context) (bool, error) {
-		return exists(j.d.Root.Path(KubeletKubeconfig)) && exists(j.d.Root.Path(ClientCert)), nil
+		return exists(j.d.Root.Path(paths.KubeletKubeconfig)) && exists(j.d.Root.Path(ClientCert)), nil
 	})
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
@@ -140,7 +141,7 @@ func (j *joiner) waitRegistered(ctx context.Context) (kubernetes.Interface, *cor
 		if err := j.waitBootstrap(ctx); err != nil {
 			return nil, nil, err
 		}
-		client, err := j.d.client(KubeletKubeconfig, requestTimeout)
+		client, err := j.d.client(paths.KubeletKubeconfig, requestTimeout)
 		stale := ""
 		var node *corev1.Node
 		if err != nil {
@@ -157,7 +158,7 @@ func (j *joiner) waitRegistered(ctx context.Context) (kubernetes.Interface, *cor
 				case apierrors.IsNotFound(err):
 					j.observe("node not registered: the API server has no Node " + j.d.NodeName + " yet")
 				case apierrors.IsUnauthorized(err):
-					stale = "the API server rejects the client certificate in " + KubeletKubeconfig + " (401)"
+					stale = "the API server rejects the client certificate in " + paths.KubeletKubeconfig + " (401)"
 					return true, nil
 				case apierrors.IsForbidden(err):
 					j.observe(fmt.Sprintf("node not registered: the API server refuses to show Node %s to this node's certificate (is the kubelet's node name %s?): %v", j.d.NodeName, j.d.NodeName, err))

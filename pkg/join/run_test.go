@@ -17,6 +17,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/add2tkectl/add2tkectl/pkg/config"
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 )
 
 var configuredTaint = corev1.Taint{Key: "key1", Value: "value1", Effect: corev1.TaintEffectPreferNoSchedule}
@@ -35,7 +36,7 @@ func TestRunCordonsOnlyAtFirstJoin(t *testing.T) {
 	c := fake.NewClientset(testNode("n1", "uid-1", ready(corev1.ConditionTrue, "", ""),
 		withLabels(map[string]string{config.LabelLocation: "idc-sh-01"}), withTaints(configuredTaint)))
 	j := newJournal()
-	d := testDeps(t, root, j, clients(map[string]kubernetes.Interface{KubeletKubeconfig: c}))
+	d := testDeps(t, root, j, clients(map[string]kubernetes.Interface{paths.KubeletKubeconfig: c}))
 	d.Config.NodePool.Cordon = true
 
 	res, err := Run(context.Background(), d, j)
@@ -75,7 +76,7 @@ func TestRunCordonsANodeRegisteredAgain(t *testing.T) {
 	j := newJournal()
 	j.Set(KeyNodeUID, "uid-1")
 	j.Set(KeyCordoned, "uid-1") // cordoned the Node that was deleted since
-	d := testDeps(t, root, j, clients(map[string]kubernetes.Interface{KubeletKubeconfig: c}))
+	d := testDeps(t, root, j, clients(map[string]kubernetes.Interface{paths.KubeletKubeconfig: c}))
 	d.Config.NodePool.Cordon = true
 	if ok, _ := Satisfied(context.Background(), d); ok {
 		t.Error("Satisfied for a Node that has not had its first-join cordon")
@@ -115,7 +116,7 @@ func TestRunCordonsBeforeReady(t *testing.T) {
 		return true, n, nil
 	})
 	j := newJournal()
-	d := testDeps(t, root, j, clients(map[string]kubernetes.Interface{KubeletKubeconfig: c}))
+	d := testDeps(t, root, j, clients(map[string]kubernetes.Interface{paths.KubeletKubeconfig: c}))
 	d.Config.NodePool.Cordon = true
 	if _, err := Run(context.Background(), d, j); err != nil {
 		t.Fatal(err)
@@ -137,7 +138,7 @@ func TestRunReconcilesOnlyTheLabelsThePoolOwns(t *testing.T) {
 	j := newJournal()
 	j.Set(KeyNodeUID, "uid-1")
 	j.Set(KeyLabels, `["pool.example.com/gone","tke.cloud.tencent.com/location"]`)
-	d := testDeps(t, root, j, clients(map[string]kubernetes.Interface{KubeletKubeconfig: c}))
+	d := testDeps(t, root, j, clients(map[string]kubernetes.Interface{paths.KubeletKubeconfig: c}))
 	d.Config.NodePool.Labels = map[string]string{config.LabelLocation: "idc-sh-01", "pool.example.com/new": "y"}
 
 	if ok, _ := Satisfied(context.Background(), d); ok {
@@ -180,7 +181,7 @@ func TestRunRefusedLabelSaysWhatToDo(t *testing.T) {
 		return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "nodes"}, "n1", errors.New("is not allowed to modify labels: node-role.kubernetes.io/worker"))
 	})
 	j := newJournal()
-	d := testDeps(t, root, j, clients(map[string]kubernetes.Interface{KubeletKubeconfig: c}))
+	d := testDeps(t, root, j, clients(map[string]kubernetes.Interface{paths.KubeletKubeconfig: c}))
 	d.Config.NodePool.Labels = map[string]string{"node-role.kubernetes.io/worker": ""}
 	_, err := Run(context.Background(), d, j)
 	var te *TimeoutError
@@ -195,7 +196,7 @@ func TestRunReportsTaintDrift(t *testing.T) {
 		withLabels(map[string]string{config.LabelLocation: "idc-sh-01"}),
 		withTaints(corev1.Taint{Key: "key1", Value: "old", Effect: corev1.TaintEffectPreferNoSchedule})))
 	j := newJournal()
-	d := testDeps(t, root, j, clients(map[string]kubernetes.Interface{KubeletKubeconfig: c}))
+	d := testDeps(t, root, j, clients(map[string]kubernetes.Interface{paths.KubeletKubeconfig: c}))
 	res, err := Run(context.Background(), d, j)
 	if err != nil {
 		t.Fatal(err)
@@ -248,12 +249,12 @@ func TestRunTimeoutNamesTheStep(t *testing.T) {
 		}, StepBootstrap, "no client certificate yet: the CSR is not approved/signed"},
 		{"node not registered", func(t *testing.T) (Deps, *journal) {
 			j := newJournal()
-			return testDeps(t, bootstrapped(t), j, clients(map[string]kubernetes.Interface{KubeletKubeconfig: fake.NewClientset()})), j
+			return testDeps(t, bootstrapped(t), j, clients(map[string]kubernetes.Interface{paths.KubeletKubeconfig: fake.NewClientset()})), j
 		}, StepRegister, "node not registered"},
 		{"NotReady with the kubelet's reason", func(t *testing.T) (Deps, *journal) {
 			j := newJournal()
 			c := fake.NewClientset(testNode("n1", "uid-1", ready(corev1.ConditionFalse, "KubeletNotReady", "container runtime network not ready: cni plugin not initialized")))
-			return testDeps(t, bootstrapped(t), j, clients(map[string]kubernetes.Interface{KubeletKubeconfig: c})), j
+			return testDeps(t, bootstrapped(t), j, clients(map[string]kubernetes.Interface{paths.KubeletKubeconfig: c})), j
 		}, StepReady, "NotReady: KubeletNotReady: container runtime network not ready: cni plugin not initialized"},
 	}
 	for _, tt := range tests {
@@ -285,7 +286,7 @@ func TestRunStaleCredentials(t *testing.T) {
 	}
 	t.Run("without a way to restart the kubelet", func(t *testing.T) {
 		j := newJournal()
-		d := testDeps(t, bootstrapped(t), j, clients(map[string]kubernetes.Interface{KubeletKubeconfig: unauthorized()}))
+		d := testDeps(t, bootstrapped(t), j, clients(map[string]kubernetes.Interface{paths.KubeletKubeconfig: unauthorized()}))
 		_, err := Run(context.Background(), d, j)
 		var se *StaleCredentialsError
 		if !errors.As(err, &se) {
@@ -302,7 +303,7 @@ func TestRunStaleCredentials(t *testing.T) {
 		restarts := 0
 		d.RestartKubelet = func(context.Context) error {
 			restarts++
-			for _, p := range []string{KubeletKubeconfig, ClientCert, PKIDir + "/kubelet-client-2026-11-27-10-00-00.pem"} {
+			for _, p := range []string{paths.KubeletKubeconfig, ClientCert, PKIDir + "/kubelet-client-2026-11-27-10-00-00.pem"} {
 				if exists(root.Path(p)) {
 					t.Errorf("%s still present when the kubelet restarts", p)
 				}
@@ -311,7 +312,7 @@ func TestRunStaleCredentials(t *testing.T) {
 				t.Error("the bootstrap kubeconfig was removed")
 			}
 			// The kubelet bootstraps again with the token.
-			writeFile(t, root, KubeletKubeconfig, []byte("new"))
+			writeFile(t, root, paths.KubeletKubeconfig, []byte("new"))
 			writeFile(t, root, ClientCert, []byte("new"))
 			current = good
 			return nil

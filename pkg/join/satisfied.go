@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -19,11 +20,11 @@ func Satisfied(ctx context.Context, d Deps) (bool, error) {
 	if err := d.check(); err != nil {
 		return false, err
 	}
-	if _, err := os.Stat(d.Root.Path(KubeletKubeconfig)); errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(d.Root.Path(paths.KubeletKubeconfig)); errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
 	log := d.log().WithField("node", d.NodeName)
-	c, err := d.client(KubeletKubeconfig, SatisfiedTimeout)
+	c, err := d.client(paths.KubeletKubeconfig, SatisfiedTimeout)
 	if err != nil {
 		log.WithError(err).Debug("join not satisfied: no client")
 		return false, nil

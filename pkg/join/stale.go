@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/add2tkectl/add2tkectl/pkg/host"
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 )
 
 // DetectStaleCredentials reports whether the kubelet's credentials on the host
@@ -35,11 +36,11 @@ func DetectStaleCredentials(ctx context.Context, d Deps) (reason string, err err
 	if err != nil {
 		return "", err
 	}
-	kcPath := d.Root.Path(KubeletKubeconfig)
+	kcPath := d.Root.Path(paths.KubeletKubeconfig)
 	data, err := os.ReadFile(kcPath)
 	if errors.Is(err, fs.ErrNotExist) {
 		if len(certs) > 0 {
-			return fmt.Sprintf("client certificates in %s without %s", PKIDir, KubeletKubeconfig), nil
+			return fmt.Sprintf("client certificates in %s without %s", PKIDir, paths.KubeletKubeconfig), nil
 		}
 		return "", nil
 	}
@@ -48,15 +49,15 @@ func DetectStaleCredentials(ctx context.Context, d Deps) (reason string, err err
 	}
 	kc, err := clientcmd.Load(data)
 	if err != nil {
-		return fmt.Sprintf("%s does not parse: %v", KubeletKubeconfig, err), nil
+		return fmt.Sprintf("%s does not parse: %v", paths.KubeletKubeconfig, err), nil
 	}
 	if ctxName := kc.CurrentContext; ctxName != "" && kc.Contexts[ctxName] != nil {
 		if cl := kc.Clusters[kc.Contexts[ctxName].Cluster]; cl != nil && d.Config.Cluster.APIServer.Endpoint != "" &&
 			!sameServer(cl.Server, d.Config.Cluster.APIServer.Endpoint) {
-			return fmt.Sprintf("%s points at %s, the configuration at %s", KubeletKubeconfig, cl.Server, d.Config.Cluster.APIServer.Endpoint), nil
+			return fmt.Sprintf("%s points at %s, the configuration at %s", paths.KubeletKubeconfig, cl.Server, d.Config.Cluster.APIServer.Endpoint), nil
 		}
 	}
-	cfg, err := RESTConfig(d.Root, KubeletKubeconfig, SatisfiedTimeout)
+	cfg, err := RESTConfig(d.Root, paths.KubeletKubeconfig, SatisfiedTimeout)
 	if err != nil {
 		return err.Error(), nil
 	}
@@ -66,7 +67,7 @@ func DetectStaleCredentials(ctx context.Context, d Deps) (reason string, err err
 	certPEM := cfg.CertData
 	if certPEM == nil {
 		if certPEM, err = os.ReadFile(cfg.CertFile); err != nil {
-			return fmt.Sprintf("%s names a client certificate that cannot be read: %v", KubeletKubeconfig, err), nil
+			return fmt.Sprintf("%s names a client certificate that cannot be read: %v", paths.KubeletKubeconfig, err), nil
 		}
 	}
 	cert, err := firstCert(certPEM)
@@ -79,7 +80,7 @@ func DetectStaleCredentials(ctx context.Context, d Deps) (reason string, err err
 	if time.Now().After(cert.NotAfter) {
 		return fmt.Sprintf("the kubelet's client certificate expired at %s", cert.NotAfter.UTC().Format(time.RFC3339)), nil
 	}
-	c, err := d.client(KubeletKubeconfig, SatisfiedTimeout)
+	c, err := d.client(paths.KubeletKubeconfig, SatisfiedTimeout)
 	if err != nil {
 		return err.Error(), nil
 	}
@@ -99,7 +100,7 @@ func RemoveStaleCredentials(root host.Root) error {
 	if err != nil {
 		return err
 	}
-	for _, p := range append([]string{root.Path(KubeletKubeconfig)}, certs...) {
+	for _, p := range append([]string{root.Path(paths.KubeletKubeconfig)}, certs...) {
 		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("remove stale kubelet credentials %s: %w", p, err)
 		}

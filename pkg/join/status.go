@@ -14,6 +14,7 @@ import (
 
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 )
 
 // NodeStatus is the Node as the API server shows it to the node itself.
@@ -33,13 +34,13 @@ type NodeStatus struct {
 }
 
 // ErrNotJoined is returned by Status on a host without kubelet credentials.
-var ErrNotJoined = errors.New("this host has not joined: no " + KubeletKubeconfig + "; run install")
+var ErrNotJoined = errors.New("this host has not joined: no " + paths.KubeletKubeconfig + "; run install")
 
 // Status reads the Node with the node's own credentials, in one request
 // bounded by timeout (SatisfiedTimeout when zero). newClient may be nil.
 func Status(ctx context.Context, root host.Root, nodeName string, timeout time.Duration, newClient ClientFactory) (NodeStatus, error) {
 	st := NodeStatus{Name: nodeName}
-	if _, err := os.Stat(root.Path(KubeletKubeconfig)); errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(root.Path(paths.KubeletKubeconfig)); errors.Is(err, fs.ErrNotExist) {
 		return st, ErrNotJoined
 	}
 	if timeout <= 0 {
@@ -48,7 +49,7 @@ func Status(ctx context.Context, root host.Root, nodeName string, timeout time.D
 	if newClient == nil {
 		newClient = NewClient
 	}
-	c, err := newClient(root, KubeletKubeconfig, timeout)
+	c, err := newClient(root, paths.KubeletKubeconfig, timeout)
 	if err != nil {
 		return st, err
 	}

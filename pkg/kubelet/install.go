@@ -12,6 +12,7 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/binary"
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 	"github.com/add2tkectl/add2tkectl/pkg/runtime/images"
 	"github.com/add2tkectl/add2tkectl/pkg/systemd"
@@ -160,7 +161,7 @@ func Install(ctx context.Context, d Deps) (changed bool, err error) {
 	if len(did) > 0 {
 		log.WithField("systemd", did).Info("service converged")
 	}
-	if _, err := os.Stat(d.Root.Path(KubeconfigPath)); err == nil {
+	if _, err := os.Stat(d.Root.Path(paths.KubeletKubeconfig)); err == nil {
 		ready := d.Ready
 		if ready == nil {
 			ready = func(ctx context.Context) error { return WaitHealthy(ctx, HealthzURL, d.Log) }

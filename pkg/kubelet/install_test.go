@@ -18,6 +18,7 @@ import (
 	"github.com/add2tkectl/add2tkectl/internal/testrec"
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/systemd"
 	"github.com/add2tkectl/add2tkectl/pkg/systemd/systemdtest"
 )
@@ -138,7 +139,7 @@ func TestInstallConvergesLabelsAndUpgradesInPlace(t *testing.T) {
 
 func TestInstallWaitsForHealthOnceBootstrapped(t *testing.T) {
 	d, _, _, _ := newDeps(t, "1.30.1")
-	if _, err := d.Root.WriteFile(testrec.New(), KubeconfigPath, []byte("kubeconfig"), 0o600); err != nil {
+	if _, err := d.Root.WriteFile(testrec.New(), paths.KubeletKubeconfig, []byte("kubeconfig"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	waited := 0

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/add2tkectl/add2tkectl/pkg/config"
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 )
 
 // Paths on the host that the kubelet component owns.
@@ -26,7 +27,6 @@ const (
 	ConfigPath          = "/var/lib/kubelet/config.yaml"
 	FlagsPath           = "/var/lib/kubelet/add2tkectl-flags.env"
 	CertDir             = "/var/lib/kubelet/pki"
-	KubeconfigPath      = "/etc/kubernetes/kubelet.conf"
 	BootstrapKubeconfig = "/etc/kubernetes/bootstrap-kubelet.conf"
 	CAPath              = "/etc/kubernetes/pki/ca.crt"
 	StaticPodPath       = "/etc/kubernetes/manifests"
@@ -142,7 +142,7 @@ func Render(p Params) (Rendered, error) {
 	}
 	flags := []flag{
 		{"config", ConfigPath},
-		{"kubeconfig", KubeconfigPath},
+		{"kubeconfig", paths.KubeletKubeconfig},
 		{"bootstrap-kubeconfig", BootstrapKubeconfig},
 		{"cert-dir", CertDir},
 		{"node-ip", p.NodeIP},

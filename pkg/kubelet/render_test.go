@@ -10,6 +10,7 @@ import (
 
 	"github.com/add2tkectl/add2tkectl/internal/golden"
 	"github.com/add2tkectl/add2tkectl/pkg/config"
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/systemd"
 	"github.com/add2tkectl/add2tkectl/pkg/systemd/systemdtest"
 )
@@ -70,7 +71,7 @@ func TestRenderPerMinor(t *testing.T) {
 			check("failCgroupV1: false", cfg["failCgroupV1"] == false, minor >= 35)
 			check("warning about cgroup v1", len(r.Warnings) > 0, minor >= 35)
 			check("--network-plugin flag", has("network-plugin"), false)
-			for _, f := range []string{"node-ip=10.0.1.17", "bootstrap-kubeconfig=" + BootstrapKubeconfig, "kubeconfig=" + KubeconfigPath,
+			for _, f := range []string{"node-ip=10.0.1.17", "bootstrap-kubeconfig=" + BootstrapKubeconfig, "kubeconfig=" + paths.KubeletKubeconfig,
 				"cert-dir=" + CertDir, "config=" + ConfigPath, "node-labels=pool=a,tke.cloud.tencent.com/location=idc-sh-01"} {
 				check("--"+f, strings.Contains(flags, "--"+f), true)
 			}

@@ -12,10 +12,8 @@ import (
 	"time"
 
 	"github.com/add2tkectl/add2tkectl/pkg/atomicfile"
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 )
-
-// JournalPath is the host path of the state journal.
-const JournalPath = "/var/lib/add2tkectl/state.json"
 
 // journalSchema is bumped when the journal's shape changes incompatibly.
 const journalSchema = 1
@@ -55,7 +53,7 @@ type FileRecord struct {
 
 // journalFile maps the journal's host path under root.
 func journalFile(root string) string {
-	return filepath.Join(rootDir(root), JournalPath)
+	return filepath.Join(rootDir(root), paths.JournalPath)
 }
 
 func rootDir(root string) string {

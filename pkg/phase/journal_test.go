@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 )
 
@@ -40,7 +41,7 @@ func helperJournalLoop(dir string) {
 // on from it.
 func TestJournalAlwaysParsesAfterAKillAtARandomInstant(t *testing.T) {
 	dir := t.TempDir()
-	path := filepath.Join(dir, phase.JournalPath)
+	path := filepath.Join(dir, paths.JournalPath)
 	const kills = 25
 	looped := 0
 	for n := 0; n < kills; n++ {
@@ -78,7 +79,7 @@ func TestJournalAlwaysParsesAfterAKillAtARandomInstant(t *testing.T) {
 // older version, or an operator's cp) becomes 0600 at the next write.
 func TestJournalIsPrivateOverAWiderOldFile(t *testing.T) {
 	dir := t.TempDir()
-	path := filepath.Join(dir, phase.JournalPath)
+	path := filepath.Join(dir, paths.JournalPath)
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		t.Fatal(err)
 	}

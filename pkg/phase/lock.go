@@ -13,12 +13,9 @@ import (
 	"github.com/gofrs/flock"
 	"github.com/sirupsen/logrus"
 
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/redact"
 )
-
-// LockPath is the host path of the lock that keeps two runs (cloud-init and
-// a person, say) from interleaving.
-const LockPath = "/run/add2tkectl.lock"
 
 // lockRetry is how often a waiting run tries the lock again.
 const lockRetry = 100 * time.Millisecond
@@ -49,7 +46,7 @@ type Lock struct {
 // it (the command line; secrets are redacted here anyway, as the lock file
 // outlives a killed run); the process ID is added here.
 func AcquireLock(ctx context.Context, root, owner string, timeout time.Duration, log logrus.FieldLogger) (*Lock, error) {
-	path := filepath.Join(rootDir(root), LockPath)
+	path := filepath.Join(rootDir(root), paths.LockPath)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("create the directory of the lock %s: %w", path, err)
 	}

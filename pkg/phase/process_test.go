@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/add2tkectl/add2tkectl/pkg/host"
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 )
 
@@ -241,7 +242,7 @@ func TestLockExcludesASecondProcessAndNamesTheHolder(t *testing.T) {
 	if !errors.As(err, &le) {
 		t.Fatalf("second run got %v, want a *LockedError", err)
 	}
-	for _, want := range []string{fmt.Sprintf("pid %d:", cmd.Process.Pid), "add2tkectl install --config /etc/add2tke/pool.yaml", filepath.Join(dir, phase.LockPath), "--timeout"} {
+	for _, want := range []string{fmt.Sprintf("pid %d:", cmd.Process.Pid), "add2tkectl install --config /etc/add2tke/pool.yaml", filepath.Join(dir, paths.LockPath), "--timeout"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not contain %q", err, want)
 		}
@@ -277,14 +278,14 @@ func TestLockOfAKilledHolderIsFree(t *testing.T) {
 	if err != nil {
 		t.Fatalf("lock of a killed process: %v", err)
 	}
-	b, _ := os.ReadFile(filepath.Join(dir, phase.LockPath))
+	b, _ := os.ReadFile(filepath.Join(dir, paths.LockPath))
 	if !strings.Contains(string(b), fmt.Sprintf("pid %d:", os.Getpid())) {
 		t.Errorf("lock content %q does not name the new holder", b)
 	}
 	if err := l.Release(); err != nil {
 		t.Fatal(err)
 	}
-	if b, _ := os.ReadFile(filepath.Join(dir, phase.LockPath)); len(b) != 0 {
+	if b, _ := os.ReadFile(filepath.Join(dir, paths.LockPath)); len(b) != 0 {
 		t.Errorf("released lock still names a holder: %q", b)
 	}
 }
@@ -307,7 +308,7 @@ func TestLockOwnerIsRedacted(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Release()
-	path := filepath.Join(dir, phase.LockPath)
+	path := filepath.Join(dir, paths.LockPath)
 	b, _ := os.ReadFile(path)
 	if strings.Contains(string(b), "0123456789abcdef") {
 		t.Errorf("lock file leaks the token: %q", b)
@@ -321,7 +322,7 @@ func TestLockOwnerIsRedacted(t *testing.T) {
 // hand, or by an older version) is 0600 before it names the holder.
 func TestAWiderOldLockFileIsMadePrivate(t *testing.T) {
 	dir := t.TempDir()
-	path := filepath.Join(dir, phase.LockPath)
+	path := filepath.Join(dir, paths.LockPath)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
 	}

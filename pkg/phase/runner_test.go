@@ -17,6 +17,7 @@ import (
 
 	"github.com/add2tkectl/add2tkectl/internal/treetest"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 )
 
@@ -293,7 +294,7 @@ func TestPhaseErrorsAreRedacted(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("error %v does not wrap the cause", err)
 	}
-	journal, rerr := os.ReadFile(filepath.Join(dir, phase.JournalPath))
+	journal, rerr := os.ReadFile(filepath.Join(dir, paths.JournalPath))
 	if rerr != nil {
 		t.Fatal(rerr)
 	}
@@ -424,7 +425,7 @@ func TestRecorderIsSafeForConcurrentCallsAndDeduplicates(t *testing.T) {
 	if len(j.Units()) != 1 || len(j.Values()) != n {
 		t.Errorf("units %v, %d values: want 1 unit and %d values", j.Units(), len(j.Values()), n)
 	}
-	info, err := os.Stat(filepath.Join(dir, phase.JournalPath))
+	info, err := os.Stat(filepath.Join(dir, paths.JournalPath))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -435,7 +436,7 @@ func TestRecorderIsSafeForConcurrentCallsAndDeduplicates(t *testing.T) {
 
 func TestCorruptJournalIsAnErrorThatSaysWhatToDo(t *testing.T) {
 	dir := t.TempDir()
-	path := filepath.Join(dir, phase.JournalPath)
+	path := filepath.Join(dir, paths.JournalPath)
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -450,7 +451,7 @@ func TestCorruptJournalIsAnErrorThatSaysWhatToDo(t *testing.T) {
 
 func TestRecordingWhatIsAlreadyRecordedDoesNotRewriteTheJournal(t *testing.T) {
 	dir := t.TempDir()
-	path := filepath.Join(dir, phase.JournalPath)
+	path := filepath.Join(dir, paths.JournalPath)
 	inode := func() uint64 {
 		t.Helper()
 		info, err := os.Stat(path)

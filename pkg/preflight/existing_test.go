@@ -1,8 +1,6 @@
 package preflight
 
 import (
-	"github.com/add2tkectl/add2tkectl/pkg/phase"
-
 	"context"
 	"fmt"
 	"net"
@@ -13,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/add2tkectl/add2tkectl/pkg/host"
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 )
 
 // A journal as pkg/phase writes it: phases with files and units.
@@ -33,7 +32,7 @@ func TestJournalOwnership(t *testing.T) {
 	if err != nil || ours("/usr/local/bin/kubelet") {
 		t.Fatalf("without a journal: %v, owns kubelet: %v", err, ours("/usr/local/bin/kubelet"))
 	}
-	write(t, root, phase.JournalPath, journalJSON)
+	write(t, root, paths.JournalPath, journalJSON)
 	ours, err = JournalOwnership(host.Root{Dir: root})
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +48,7 @@ func TestJournalOwnership(t *testing.T) {
 			t.Errorf("ours(%s) = %v, want %v", s, !want, want)
 		}
 	}
-	write(t, root, phase.JournalPath, "{not json")
+	write(t, root, paths.JournalPath, "{not json")
 	if _, err := JournalOwnership(host.Root{Dir: root}); err == nil || !strings.Contains(err.Error(), "move it aside") {
 		t.Errorf("corrupt journal: %v", err)
 	}
@@ -65,7 +64,7 @@ func TestExistingRuntimeFromFiles(t *testing.T) {
 	}
 	write(t, root, "/usr/local/bin/kubelet", "ELF")
 	write(t, root, "/etc/systemd/system/kubelet.service", "[Unit]")
-	write(t, root, phase.JournalPath, journalJSON)
+	write(t, root, paths.JournalPath, journalJSON)
 	ours, err := JournalOwnership(in.Root)
 	if err != nil {
 		t.Fatal(err)

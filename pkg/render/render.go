@@ -39,6 +39,7 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/install"
 	"github.com/add2tkectl/add2tkectl/pkg/kubelet"
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 	"github.com/add2tkectl/add2tkectl/pkg/runtime/containerd"
 	"github.com/add2tkectl/add2tkectl/pkg/runtime/docker"
@@ -266,7 +267,7 @@ func (r *run) download(ctx context.Context, rec phase.Recorder) error {
 		return err
 	}
 	f := &artifact.Fetcher{
-		CacheDir: r.o.Root.Path(artifact.CacheDir),
+		CacheDir: r.o.Root.Path(paths.CacheDir),
 		Progress: r.o.Progress,
 		Log:      r.o.Log.WithField("phase", phaseDownload),
 	}
@@ -275,7 +276,7 @@ func (r *run) download(ctx context.Context, rec phase.Recorder) error {
 	if err != nil {
 		return err
 	}
-	if _, err := r.o.Root.WriteFile(rec, install.ManifestPath, env, 0o600); err != nil {
+	if _, err := r.o.Root.WriteFile(rec, paths.ManifestPath, env, 0o600); err != nil {
 		return err
 	}
 	r.arts = map[string]string{}
@@ -283,7 +284,7 @@ func (r *run) download(ctx context.Context, rec phase.Recorder) error {
 		r.arts[name] = l.Path
 		// The cache is not journaled (install does not journal it either);
 		// it is listed because it is in the image.
-		r.add(phaseDownload, filepath.Join(artifact.CacheDir, filepath.Base(l.Path)))
+		r.add(phaseDownload, filepath.Join(paths.CacheDir, filepath.Base(l.Path)))
 	}
 	return nil
 }
@@ -362,7 +363,7 @@ func (r *run) result() (*Result, error) {
 		Binaries: r.binaries(),
 		Files:    []File{},
 		Units:    uniqueSorted(r.units),
-		Journal:  phase.JournalPath,
+		Journal:  paths.JournalPath,
 	}
 	paths := make([]string, 0, len(r.files))
 	for p := range r.files {

@@ -25,8 +25,8 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/artifact"
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
-	"github.com/add2tkectl/add2tkectl/pkg/install"
 	"github.com/add2tkectl/add2tkectl/pkg/kubelet"
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 	"github.com/add2tkectl/add2tkectl/pkg/preflight"
 	"github.com/add2tkectl/add2tkectl/pkg/runtime/containerd"
@@ -112,7 +112,7 @@ func tree(t *testing.T, root string) map[string]host.File {
 		}
 		rel, _ := filepath.Rel(root, p)
 		hp := "/" + filepath.ToSlash(rel)
-		if hp == phase.JournalPath {
+		if hp == paths.JournalPath {
 			return nil
 		}
 		b, err := os.ReadFile(p)
@@ -402,7 +402,7 @@ func TestRenderWithArtifactsDirInstallsBinariesAndTheCache(t *testing.T) {
 			t.Errorf("%s: present %v, mode %v, content %q; want %q 0755", p, ok, f.Mode, f.Data, want)
 		}
 	}
-	if f := got[install.ManifestPath]; f.Mode != 0o600 {
+	if f := got[paths.ManifestPath]; f.Mode != 0o600 {
 		t.Errorf("cached manifest mode %v", f.Mode)
 	}
 	// Every file of the components is there too, and the list is the tree.
@@ -437,8 +437,8 @@ func TestRenderWithArtifactsDirInstallsBinariesAndTheCache(t *testing.T) {
 		t.Errorf("second render lists (-first +second):\n%s", diff)
 	}
 	after := mtimes(t, o.Root.Dir)
-	delete(before, phase.JournalPath)
-	delete(after, phase.JournalPath)
+	delete(before, paths.JournalPath)
+	delete(after, paths.JournalPath)
 	if diff := cmp.Diff(before, after); diff != "" {
 		t.Errorf("second render rewrote files (-before +after):\n%s", diff)
 	}
@@ -471,7 +471,7 @@ func cachedArtifacts(t *testing.T, o Options) map[string]string {
 	}
 	out := map[string]string{}
 	for _, a := range m.Artifacts {
-		out[a.Name] = o.Root.Path(filepath.Join(artifact.CacheDir, a.SHA256))
+		out[a.Name] = o.Root.Path(filepath.Join(paths.CacheDir, a.SHA256))
 	}
 	return out
 }

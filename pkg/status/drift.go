@@ -22,6 +22,7 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/join"
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 	"github.com/add2tkectl/add2tkectl/pkg/userscript"
 )
@@ -212,7 +213,7 @@ func hashFile(ctx context.Context, p string) (string, error) {
 // A missing or damaged stamp only means hashing more.
 func loadStampSums(root host.Root) map[string]binary.Sum {
 	out := map[string]binary.Sum{}
-	names, _ := filepath.Glob(filepath.Join(root.Path(binary.StampDir), "*.json"))
+	names, _ := filepath.Glob(filepath.Join(root.Path(paths.StampDir), "*.json"))
 	for _, n := range names {
 		s, err := binary.LoadStamp(root, strings.TrimSuffix(filepath.Base(n), ".json"))
 		if err != nil {

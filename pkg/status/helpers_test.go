@@ -24,6 +24,7 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/join"
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 	"github.com/add2tkectl/add2tkectl/pkg/runtime/containerd"
 	"github.com/add2tkectl/add2tkectl/pkg/systemd"
@@ -118,7 +119,7 @@ func newHost(t testing.TB) *testHost {
 		},
 	}
 	h.api = fake.NewClientset(h.node)
-	h.writeFile(join.KubeletKubeconfig, []byte("apiVersion: v1\nkind: Config\n"), 0o600)
+	h.writeFile(paths.KubeletKubeconfig, []byte("apiVersion: v1\nkind: Config\n"), 0o600)
 	h.writeLastRun(`{"time":"2026-11-27T20:06:00Z","sha256":"` + sha256Hex([]byte(h.cfg.NodePool.UserScript)) +
 		`","attempts":1,"exitCode":0,"succeeded":true,"duration":"120ms","logPath":"/usr/local/qcloud/tke/userscript/userscript.log"}`)
 	return h
@@ -219,7 +220,7 @@ func (s versionServer) Version(context.Context, *emptypb.Empty) (*versionapi.Ver
 // as the real daemon does, so the probe goes through the containerd client.
 func (h *testHost) startContainerd(version string) {
 	h.t.Helper()
-	sock := h.root.Path(containerd.Socket)
+	sock := h.root.Path(paths.ContainerdSocket)
 	if err := os.MkdirAll(filepath.Dir(sock), 0o755); err != nil {
 		h.t.Fatal(err)
 	}

@@ -19,8 +19,8 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/join"
 	"github.com/add2tkectl/add2tkectl/pkg/kubelet"
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/runtime/containerd"
-	"github.com/add2tkectl/add2tkectl/pkg/runtime/docker"
 	"github.com/add2tkectl/add2tkectl/pkg/systemd"
 	"github.com/add2tkectl/add2tkectl/pkg/userscript"
 )
@@ -70,11 +70,11 @@ func probeRuntime(ctx context.Context, root host.Root, kind string) Runtime {
 	var err error
 	switch kind {
 	case config.RuntimeDocker:
-		r.Socket = docker.Socket
-		r.Version, err = dockerVersion(ctx, root.Path(docker.Socket))
+		r.Socket = paths.DockerSocket
+		r.Version, err = dockerVersion(ctx, root.Path(paths.DockerSocket))
 	default:
-		r.Socket = containerd.Socket
-		sock := root.Path(containerd.Socket)
+		r.Socket = paths.ContainerdSocket
+		sock := root.Path(paths.ContainerdSocket)
 		// containerd's dialer retries a refused socket until its timeout
 		// (it waits for a starting daemon); status wants the answer now.
 		if err = dialUnix(ctx, sock); err == nil {

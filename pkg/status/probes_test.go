@@ -11,15 +11,15 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/binary"
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
-	"github.com/add2tkectl/add2tkectl/pkg/runtime/docker"
 )
 
 // dockerd answers /version on its unix socket; the probe takes the version
 // from there, and a socket nobody serves is an unhealthy runtime.
 func TestDockerRuntimeAnswersOnItsSocket(t *testing.T) {
 	root := host.Root{Dir: shortTempDir(t)}
-	sock := root.Path(docker.Socket)
+	sock := root.Path(paths.DockerSocket)
 	if err := os.MkdirAll(filepath.Dir(sock), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +37,7 @@ func TestDockerRuntimeAnswersOnItsSocket(t *testing.T) {
 	go func() { _ = srv.Serve(l) }()
 
 	rt := probeRuntime(context.Background(), root, config.RuntimeDocker)
-	if rt != (Runtime{Kind: "docker", Healthy: true, Version: "20.10.24+dfsg1", Socket: docker.Socket}) {
+	if rt != (Runtime{Kind: "docker", Healthy: true, Version: "20.10.24+dfsg1", Socket: paths.DockerSocket}) {
 		t.Errorf("running dockerd: %+v", rt)
 	}
 	_ = srv.Close()

@@ -20,6 +20,7 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/join"
 	"github.com/add2tkectl/add2tkectl/pkg/kubelet"
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 	"github.com/add2tkectl/add2tkectl/pkg/systemd"
 )
@@ -113,7 +114,7 @@ func Gather(ctx context.Context, d Deps) (*Report, error) {
 		rep.Install = Install{State: InstallNotInstalled, Phases: []Phase{}}
 		rep.Problems = append(rep.Problems, "not installed")
 		rep.UserScript = UserScript{State: ScriptNone}
-		return rep, &NotInstalledError{Journal: phase.JournalPath}
+		return rep, &NotInstalledError{Journal: paths.JournalPath}
 	}
 	rep.Installed = true
 	values := j.Values()

@@ -21,7 +21,7 @@ import (
 
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
-	"github.com/add2tkectl/add2tkectl/pkg/join"
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 	"github.com/add2tkectl/add2tkectl/pkg/runtime/containerd"
 	"github.com/add2tkectl/add2tkectl/pkg/userscript"
@@ -75,7 +75,7 @@ func TestHealthyJoinedHost(t *testing.T) {
 			t.Errorf("unit %d = %+v", i, u)
 		}
 	}
-	if rep.Runtime != (Runtime{Kind: "containerd", Healthy: true, Version: "1.6.20~ds1", Socket: containerd.Socket}) {
+	if rep.Runtime != (Runtime{Kind: "containerd", Healthy: true, Version: "1.6.20~ds1", Socket: paths.ContainerdSocket}) {
 		t.Errorf("runtime = %+v", rep.Runtime)
 	}
 	if !rep.Kubelet.Healthy || rep.Kubelet.Version != "v1.35.4" {
@@ -124,7 +124,7 @@ func TestEachDegradedReasonIsNamed(t *testing.T) {
 		{"node gone", func(h *testHost, _ *Deps) {
 			_ = h.api.CoreV1().Nodes().Delete(context.Background(), "node-1", metav1.DeleteOptions{})
 		}, "node not registered"},
-		{"not joined", func(h *testHost, _ *Deps) { _ = os.Remove(h.root.Path(join.KubeletKubeconfig)) }, "node has not joined (no kubelet credentials)"},
+		{"not joined", func(h *testHost, _ *Deps) { _ = os.Remove(h.root.Path(paths.KubeletKubeconfig)) }, "node has not joined (no kubelet credentials)"},
 		{"credentials rejected", func(h *testHost, _ *Deps) {
 			h.api.(*fake.Clientset).PrependReactor("get", "nodes", func(k8stesting.Action) (bool, runtime.Object, error) {
 				return true, nil, apierrors.NewUnauthorized("certificate expired")
@@ -188,7 +188,7 @@ func TestInstallFailedAndInterruptedAreNamed(t *testing.T) {
 	}
 	j.Phase("kubelet").Status = phase.StatusRunning
 	b, _ := json.Marshal(j)
-	h.writeFile(phase.JournalPath, b, 0o600)
+	h.writeFile(paths.JournalPath, b, 0o600)
 	rep, _ = gather(t, h.deps())
 	if rep.Install.State != InstallInterrupted || rep.Install.Interrupted != "kubelet" || !contains(rep.Problems, "install interrupted in phase kubelet") {
 		t.Errorf("interrupted install: %+v, problems %q", rep.Install, rep.Problems)
@@ -213,7 +213,7 @@ func TestAPIServerUnreachableReportsTheLocalPart(t *testing.T) {
 			defer c.Close()
 		}
 	}()
-	h.writeFile(join.KubeletKubeconfig, []byte(fmt.Sprintf(`apiVersion: v1
+	h.writeFile(paths.KubeletKubeconfig, []byte(fmt.Sprintf(`apiVersion: v1
 kind: Config
 clusters: [{name: c, cluster: {server: "https://%s", insecure-skip-tls-verify: true}}]
 users: [{name: u, user: {token: not-a-secret}}]

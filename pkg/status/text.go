@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 )
 
@@ -104,7 +105,7 @@ func FormatText(r *Report) []byte {
 func installDetail(r *Report) string {
 	in := r.Install
 	if !r.Installed {
-		return "no state journal at " + phase.JournalPath
+		return "no state journal at " + paths.JournalPath
 	}
 	ok, failed := 0, ""
 	for _, p := range in.Phases {

@@ -19,8 +19,7 @@ import (
 	"github.com/containerd/errdefs"
 
 	"github.com/add2tkectl/add2tkectl/pkg/config"
-	"github.com/add2tkectl/add2tkectl/pkg/runtime/containerd"
-	"github.com/add2tkectl/add2tkectl/pkg/runtime/docker"
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 )
 
 // k8sNamespace is containerd's namespace of the CRI (the kubelet's pods).
@@ -48,9 +47,9 @@ func (u *Uninstall) containers(kind string) ContainerRemover {
 	}
 	switch kind {
 	case config.RuntimeContainerd:
-		return &containerdRemover{socket: u.d.Root.Path(containerd.Socket)}
+		return &containerdRemover{socket: u.d.Root.Path(paths.ContainerdSocket)}
 	case config.RuntimeDocker:
-		return &dockerRemover{socket: u.d.Root.Path(docker.Socket)}
+		return &dockerRemover{socket: u.d.Root.Path(paths.DockerSocket)}
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/add2tkectl/add2tkectl/pkg/install"
 	"github.com/add2tkectl/add2tkectl/pkg/kubelet"
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 	"github.com/add2tkectl/add2tkectl/pkg/systemd"
 	"github.com/add2tkectl/add2tkectl/pkg/userscript"
@@ -26,7 +27,7 @@ import (
 
 // removal is everything the files step removes, as host paths.
 type removal struct {
-	files []phase.FileRecord // the journal's files, outside StateDir
+	files []phase.FileRecord // the journal's files, outside paths.StateDir
 	dirs  []string           // the journal's directories, deepest first
 	trees []string           // products of our services, removed whole
 	// emptied are directories install did not create whose entries are
@@ -47,7 +48,7 @@ func (u *Uninstall) removal() removal {
 		keptData = u.dataDir()
 	}
 	for _, f := range u.d.Journal.Files() {
-		if within(f.Path, StateDir) || (keptData != "" && within(f.Path, keptData)) {
+		if within(f.Path, paths.StateDir) || (keptData != "" && within(f.Path, keptData)) {
 			continue
 		}
 		r.files = append(r.files, f)
@@ -87,7 +88,7 @@ func (u *Uninstall) removal() removal {
 		}
 	}
 	if u.installed() {
-		r.trees = append(r.trees, CacheDir)
+		r.trees = append(r.trees, paths.CacheDir)
 	}
 	r.files = append(r.files, u.userScriptLogs()...)
 	return r
@@ -273,8 +274,8 @@ func (u *Uninstall) pruneParents(removed []string) {
 }
 
 func (u *Uninstall) planState(context.Context) ([]string, error) {
-	if u.exists(StateDir) {
-		return []string{"remove " + StateDir + "/ (the journal last)"}, nil
+	if u.exists(paths.StateDir) {
+		return []string{"remove " + paths.StateDir + "/ (the journal last)"}, nil
 	}
 	return nil, nil
 }
@@ -282,12 +283,12 @@ func (u *Uninstall) planState(context.Context) ([]string, error) {
 // runState removes add2tkectl's state, the journal last: until then, an
 // interrupted uninstall still knows what to remove when run again.
 func (u *Uninstall) runState(context.Context) error {
-	dir := u.real(StateDir)
+	dir := u.real(paths.StateDir)
 	des, err := os.ReadDir(dir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	journal := path.Base(phase.JournalPath)
+	journal := path.Base(paths.JournalPath)
 	for _, de := range des {
 		if de.Name() == journal {
 			continue

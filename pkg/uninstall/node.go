@@ -13,6 +13,7 @@ import (
 
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/join"
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 )
 
 // markPatch cordons the Node and labels it for the control plane to delete;
@@ -32,7 +33,7 @@ func (u *Uninstall) adminClient() (kubernetes.Interface, error) {
 }
 
 func (u *Uninstall) nodeCredentials() bool {
-	_, err := os.Stat(u.d.Root.Path(join.KubeletKubeconfig))
+	_, err := os.Stat(u.d.Root.Path(paths.KubeletKubeconfig))
 	return err == nil
 }
 
@@ -63,7 +64,7 @@ func (u *Uninstall) runNode(ctx context.Context) error {
 	if u.d.Kubeconfig != "" {
 		return u.deleteNode(ctx)
 	}
-	c, err := u.d.NewClient(u.d.Root, join.KubeletKubeconfig, u.d.APITimeout)
+	c, err := u.d.NewClient(u.d.Root, paths.KubeletKubeconfig, u.d.APITimeout)
 	if err != nil {
 		u.warn("node", "cannot use the node's credentials (%v): cordon and delete Node %s from the cluster yourself", err, u.d.NodeName)
 		return nil

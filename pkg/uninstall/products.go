@@ -4,8 +4,8 @@ import (
 	"strings"
 
 	"github.com/add2tkectl/add2tkectl/pkg/config"
-	"github.com/add2tkectl/add2tkectl/pkg/join"
 	"github.com/add2tkectl/add2tkectl/pkg/kubelet"
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/runtime/containerd"
 	"github.com/add2tkectl/add2tkectl/pkg/runtime/docker"
 )
@@ -16,7 +16,7 @@ import (
 // the service's alone: its credentials, state, logs and sockets.
 var products = map[string][]string{
 	kubelet.UnitName: {
-		join.KubeletKubeconfig,                 // written at TLS bootstrap
+		paths.KubeletKubeconfig,                // written at TLS bootstrap
 		"/var/log/pods", "/var/log/containers", // the pods' logs
 		"/usr/libexec/kubernetes/kubelet-plugins", // flex volume plugin dir
 		"/var/lib/cni", // CNI IPAM and the runtime's libcni cache
@@ -30,7 +30,7 @@ var products = map[string][]string{
 		"/run/docker", "/run/docker.pid", "/etc/docker/key.json",
 		"/run/containerd", "/opt/containerd", // dockerd's containerd
 	},
-	docker.DockerSocket:      {docker.Socket},
+	docker.DockerSocket:      {paths.DockerSocket},
 	docker.CRIDockerdService: {"/var/lib/cri-dockerd", "/var/lib/dockershim"},
 	docker.CRIDockerdSocketU: {docker.CRIDockerdSocket},
 }

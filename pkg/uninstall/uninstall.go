@@ -27,15 +27,6 @@ import (
 // plane to delete: the node's own credentials may not (RBAC).
 const LabelUninstalled = join.LabelUninstalled
 
-// Host paths of add2tkectl's own state. StateDir (the journal, stamps, the
-// verified manifest) goes last, so an interrupted uninstall can run again;
-// LogDir stays: it is the operator's record of what install and uninstall did.
-const (
-	StateDir = "/var/lib/add2tkectl"
-	CacheDir = "/var/cache/add2tkectl"
-	LogDir   = "/var/log/add2tkectl"
-)
-
 // Deps is what uninstall needs, passed in explicitly.
 type Deps struct {
 	Root host.Root

@@ -26,8 +26,8 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/install"
-	"github.com/add2tkectl/add2tkectl/pkg/join"
 	"github.com/add2tkectl/add2tkectl/pkg/kubelet"
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 	"github.com/add2tkectl/add2tkectl/pkg/runtime/containerd"
 	"github.com/add2tkectl/add2tkectl/pkg/systemd"
@@ -139,7 +139,7 @@ func newFixtureWith(t *testing.T, o fixtureOptions) *fixture {
 	f.write("/var/lib/containerd/io.containerd.content.v1.content/blob", "layer")
 	f.write("/var/lib/kubelet/pods/uid/volumes/kubernetes.io~empty-dir/data/x", "pod data")
 	f.write("/var/lib/kubelet/pki/kubelet-client-current.pem", "cert")
-	f.write(join.KubeletKubeconfig, "kubeconfig")
+	f.write(paths.KubeletKubeconfig, "kubeconfig")
 	f.write("/var/log/pods/ns_pod_uid/c/0.log", "log")
 	f.write("/run/containerd/containerd.sock", "")
 	f.write("/var/cache/add2tkectl/abc", "artifact")
@@ -286,8 +286,8 @@ func TestUninstallRemovesExactlyWhatTheJournalAndItsServicesMade(t *testing.T) {
 	}
 	for _, p := range []string{
 		"/var/lib/containerd", "/var/lib/kubelet", "/etc/containerd", "/etc/kubernetes", "/etc/cni", // ours, and /etc/cni left empty
-		"/opt/cni/bin", "/etc/systemd/system/kubelet.service.d", join.KubeletKubeconfig,
-		"/var/log/pods", "/run/containerd", CacheDir, StateDir,
+		"/opt/cni/bin", "/etc/systemd/system/kubelet.service.d", paths.KubeletKubeconfig,
+		"/var/log/pods", "/run/containerd", paths.CacheDir, paths.StateDir,
 	} {
 		if f.exists(p) {
 			t.Errorf("%s is still there", p)
@@ -403,7 +403,7 @@ func TestKeepDataKeepsTheDataDirOnly(t *testing.T) {
 	if b, err := os.ReadFile(f.root.Path("/var/lib/containerd/io.containerd.content.v1.content/blob")); err != nil || string(b) != "layer" {
 		t.Fatalf("data dir not kept: %q %v", b, err)
 	}
-	for _, p := range []string{"/usr/local/bin/containerd", "/var/lib/kubelet", StateDir} {
+	for _, p := range []string{"/usr/local/bin/containerd", "/var/lib/kubelet", paths.StateDir} {
 		if f.exists(p) {
 			t.Errorf("%s kept with --keep-data", p)
 		}
@@ -541,7 +541,7 @@ func TestNodeIsCordonedAndLabelledWithTheNodesCredentials(t *testing.T) {
 	if !n.Spec.Unschedulable || n.Labels[LabelUninstalled] != "true" || n.Labels["a"] != "b" {
 		t.Errorf("node after uninstall: unschedulable %v, labels %v", n.Spec.Unschedulable, n.Labels)
 	}
-	if len(used) != 1 || used[0] != join.KubeletKubeconfig {
+	if len(used) != 1 || used[0] != paths.KubeletKubeconfig {
 		t.Errorf("clients built from %v, want the kubelet's kubeconfig once", used)
 	}
 	if len(u.Report().Warnings) != 0 {
@@ -584,7 +584,7 @@ func TestUninstallStoppedAfterAnyStepCompletesNextTime(t *testing.T) {
 		if _, _, err := f.run(false); err != nil {
 			t.Fatalf("after %d steps: %v", n, err)
 		}
-		for _, p := range append(append([]string(nil), f.files...), StateDir, "/var/lib/kubelet", "/etc/cni") {
+		for _, p := range append(append([]string(nil), f.files...), paths.StateDir, "/var/lib/kubelet", "/etc/cni") {
 			if f.exists(p) {
 				t.Errorf("stopped after %s: %s left", Names[n-1], p)
 			}

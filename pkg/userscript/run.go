@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/add2tkectl/add2tkectl/pkg/host"
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 	"github.com/add2tkectl/add2tkectl/pkg/redact"
 )
@@ -211,7 +212,7 @@ func env(d Deps) []string {
 		"CLUSTER_ID=" + d.Config.Cluster.ID,
 		"NODE_POOL_ID=" + d.Config.NodePool.ID,
 		"NODE_NAME=" + d.NodeName,
-		"KUBECONFIG=" + d.Root.Path(KubeletKubeconfig),
+		"KUBECONFIG=" + d.Root.Path(paths.KubeletKubeconfig),
 		"PATH=" + scriptPATH,
 		"HOME=" + home,
 		"LANG=C.UTF-8",

@@ -15,6 +15,7 @@ import (
 
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 )
 
 const token = "abcdef.0123456789abcdef"
@@ -284,7 +285,7 @@ func TestScriptEnvironmentAndArguments(t *testing.T) {
 		"CLUSTER_ID":   "cls-m57oxxxp",
 		"NODE_POOL_ID": "np-3kd9a1bc",
 		"NODE_NAME":    "n1",
-		"KUBECONFIG":   d.Root.Path(KubeletKubeconfig),
+		"KUBECONFIG":   d.Root.Path(paths.KubeletKubeconfig),
 		"PATH":         scriptPATH,
 	}
 	for k, v := range want {

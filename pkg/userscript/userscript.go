@@ -39,9 +39,6 @@ const (
 	markerPre  = ".done-"
 )
 
-// KubeletKubeconfig is the node's own kubeconfig, handed to the script.
-const KubeletKubeconfig = "/etc/kubernetes/kubelet.conf"
-
 // Defaults of Deps.
 const (
 	DefaultTimeout  = 10 * time.Minute

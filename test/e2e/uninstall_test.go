@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/add2tkectl/add2tkectl/pkg/host"
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/uninstall"
 )
 
@@ -66,7 +67,7 @@ for t in filter nat mangle raw; do iptables -t $t -S 2>/dev/null | sed "s/^/ipt 
 // nothing of add2tkectl's is mounted there.
 func allowedDiff(line string) bool {
 	for _, p := range []string{
-		"fs " + uninstall.LogDir + " ", "fs " + uninstall.LogDir + "/",
+		"fs " + paths.LogDir + " ", "fs " + paths.LogDir + "/",
 		"fs /run/add2tkectl.lock ",
 		"unit network-online.target ",
 		`unit run-credentials-`,

@@ -10,6 +10,7 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/binary"
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 	"github.com/add2tkectl/add2tkectl/pkg/runtime/images"
 	"github.com/add2tkectl/add2tkectl/pkg/systemd"
@@ -171,7 +172,7 @@ func ready(ctx context.Context, d Deps) error {
 	if d.Ready != nil {
 		return d.Ready(ctx)
 	}
-	return WaitReady(ctx, d.Root.Path(Socket), d.Log)
+	return WaitReady(ctx, d.Root.Path(paths.ContainerdSocket), d.Log)
 }
 
 // Satisfied reports whether Install would change nothing: binaries are the

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"text/template"
 
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/systemd"
 )
 
@@ -17,14 +18,13 @@ import (
 const (
 	UnitName   = "containerd.service"
 	ConfigPath = "/etc/containerd/config.toml"
-	Socket     = "/run/containerd/containerd.sock"
 	StateDir   = "/run/containerd"
 	BinDir     = "/usr/local/bin"
 	RuncPath   = "/usr/local/sbin/runc"
 	CNIBinDir  = "/opt/cni/bin"
 	CNIConfDir = "/etc/cni/net.d"
 	// Endpoint is the CRI endpoint the kubelet talks to.
-	Endpoint = "unix://" + Socket
+	Endpoint = "unix://" + paths.ContainerdSocket
 )
 
 // Binaries are the host paths of the executables installed from the
@@ -146,7 +146,7 @@ func RenderConfig(p ConfigParams) ([]byte, error) {
 		ConfigParams
 		State, Socket, Runc, CNIBinDir, CNIConfDir string
 		BinDirs                                    bool
-	}{p, StateDir, Socket, RuncPath, CNIBinDir, CNIConfDir,
+	}{p, StateDir, paths.ContainerdSocket, RuncPath, CNIBinDir, CNIConfDir,
 		// bin_dir became bin_dirs in 2.1 and was dropped in 2.4.
 		major == 2 && minor >= 1}
 	name := "v2"

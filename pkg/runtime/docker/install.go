@@ -15,6 +15,7 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/binary"
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 	"github.com/add2tkectl/add2tkectl/pkg/runtime/containerd"
 	"github.com/add2tkectl/add2tkectl/pkg/runtime/images"
@@ -219,7 +220,7 @@ func Install(ctx context.Context, d Deps) (changed bool, err error) {
 	}
 	ready := d.Ready
 	if ready == nil {
-		ready = func(ctx context.Context) error { return WaitReady(ctx, d.Root.Path(Socket), d.Log) }
+		ready = func(ctx context.Context) error { return WaitReady(ctx, d.Root.Path(paths.DockerSocket), d.Log) }
 	}
 	if err := ready(ctx); err != nil {
 		return false, err

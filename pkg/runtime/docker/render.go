@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/systemd"
 )
 
@@ -15,7 +16,6 @@ import (
 const (
 	DaemonJSONPath    = "/etc/docker/daemon.json"
 	BinDir            = "/usr/local/bin"
-	Socket            = "/run/docker.sock"
 	CRIDockerdSocket  = "/run/cri-dockerd.sock"
 	DockerService     = "docker.service"
 	DockerSocket      = "docker.socket"
@@ -160,7 +160,7 @@ func RenderDockerService(p UnitParams) ([]byte, error) {
 
 // RenderDockerSocket renders docker.socket (root only: no docker group).
 func RenderDockerSocket() ([]byte, error) {
-	return socketUnit("Docker Socket for the API", DockerService, Socket)
+	return socketUnit("Docker Socket for the API", DockerService, paths.DockerSocket)
 }
 
 // RenderCRIDockerdSocket renders cri-docker.socket.

@@ -12,6 +12,7 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/binary"
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 )
 
@@ -22,10 +23,7 @@ const Component = "images"
 const Namespace = "k8s.io"
 
 // Default runtime sockets (host paths).
-const (
-	ContainerdSocket = "/run/containerd/containerd.sock"
-	DockerSocket     = "/run/docker.sock"
-)
+const ()
 
 // Store is a runtime's image store: what Install needs of containerd or
 // docker.
@@ -55,9 +53,9 @@ func (d Deps) store(ctx context.Context) (Store, error) {
 		return d.Store(ctx)
 	}
 	if d.Config.NodePool.Runtime.Kind == config.RuntimeDocker {
-		return NewDocker(d.Root.Path(DockerSocket)), nil
+		return NewDocker(d.Root.Path(paths.DockerSocket)), nil
 	}
-	return NewContainerd(d.Root.Path(ContainerdSocket))
+	return NewContainerd(d.Root.Path(paths.ContainerdSocket))
 }
 
 // factKey is the stamp's record of what artifact name gave: "ref=id,...".
