@@ -20,6 +20,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/add2tkectl/add2tkectl/pkg/logging"
 	"github.com/add2tkectl/add2tkectl/pkg/redact"
 )
 
@@ -102,9 +103,7 @@ func (f *Fetcher) log() logrus.FieldLogger {
 	if f.Log != nil {
 		return f.Log
 	}
-	l := logrus.New()
-	l.SetOutput(io.Discard)
-	return l
+	return logging.Discard()
 }
 
 func (f *Fetcher) retryPolicy() Retry {

@@ -110,11 +110,15 @@ func (c *NodePoolJoin) Default() {
 		c.NodePool.Runtime.Kind = RuntimeContainerd
 	}
 	if c.NodePool.Runtime.DataDir == "" {
-		switch c.NodePool.Runtime.Kind {
-		case RuntimeDocker:
-			c.NodePool.Runtime.DataDir = "/var/lib/docker"
-		default:
-			c.NodePool.Runtime.DataDir = "/var/lib/containerd"
-		}
+		c.NodePool.Runtime.DataDir = DefaultDataDir(c.NodePool.Runtime.Kind)
 	}
+}
+
+// DefaultDataDir is the data directory of a runtime kind when the pool
+// names none.
+func DefaultDataDir(kind string) string {
+	if kind == RuntimeDocker {
+		return "/var/lib/docker"
+	}
+	return "/var/lib/containerd"
 }

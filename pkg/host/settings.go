@@ -13,6 +13,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/add2tkectl/add2tkectl/pkg/logging"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 )
 
@@ -49,7 +50,7 @@ func NewSettings(root Root, plugin string) *Settings {
 		Sysctls: Sysctls(plugin),
 		Live:    root.Dir == "" || root.Dir == "/",
 		Run:     execCommand,
-		Log:     logrus.StandardLogger(),
+		Log:     logging.Discard(),
 	}
 }
 

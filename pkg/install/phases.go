@@ -5,6 +5,7 @@ package install
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"strings"
@@ -67,7 +68,7 @@ func Placeholders() []phase.Phase {
 // Phases returns the install phases in the order they run.
 func Phases(d Deps) ([]phase.Phase, error) {
 	if d.Progress == nil {
-		d.Progress = artifact.NewProgress(nopWriter{}, false)
+		d.Progress = artifact.NewProgress(io.Discard, false)
 	}
 	in, err := preflight.DefaultInputs(d.Root, d.Config)
 	if err != nil {
@@ -329,7 +330,3 @@ func NodeName(root host.Root) (string, error) {
 	}
 	return strings.ToLower(strings.TrimSpace(h)), nil
 }
-
-type nopWriter struct{}
-
-func (nopWriter) Write(p []byte) (int, error) { return len(p), nil }

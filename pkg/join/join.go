@@ -22,6 +22,7 @@ import (
 
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
+	"github.com/add2tkectl/add2tkectl/pkg/logging"
 )
 
 // Host paths of the kubelet's credentials.
@@ -80,9 +81,7 @@ func (d Deps) check() error {
 
 func (d Deps) log() logrus.FieldLogger {
 	if d.Log == nil {
-		l := logrus.New()
-		l.Out = nopWriter{}
-		return l
+		return logging.Discard()
 	}
 	return d.Log.WithField("phase", "join")
 }
@@ -126,7 +125,3 @@ func setList(rec interface{ Set(string, string) error }, key string, v []string)
 	}
 	return nil
 }
-
-type nopWriter struct{}
-
-func (nopWriter) Write(p []byte) (int, error) { return len(p), nil }

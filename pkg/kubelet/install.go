@@ -138,7 +138,7 @@ func WriteFiles(d Deps, binaries bool) (changed []string, err error) {
 	}
 	return binary.Layout{
 		Dirs: Dirs, Plan: Plan(), Files: files, Units: []string{UnitName},
-		VersionKey: "kubelet.version", Version: d.Config.Cluster.KubernetesVersion,
+		VersionKey: KeyVersion, Version: d.Config.Cluster.KubernetesVersion,
 	}.Write(d.Root, d.Recorder, d.Artifacts, binaries, log)
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/add2tkectl/add2tkectl/pkg/logging"
 	"github.com/add2tkectl/add2tkectl/pkg/redact"
 )
 
@@ -109,9 +110,7 @@ func Run(ctx context.Context, phases []Phase, o Options) (*Result, error) {
 	}
 	log := o.Log
 	if log == nil {
-		l := logrus.New()
-		l.SetOutput(io.Discard)
-		log = l
+		log = logging.Discard()
 	}
 	var jw *journalWriter
 	if !o.DryRun && !o.NoJournal {

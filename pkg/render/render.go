@@ -39,6 +39,7 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/install"
 	"github.com/add2tkectl/add2tkectl/pkg/kubelet"
+	"github.com/add2tkectl/add2tkectl/pkg/logging"
 	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 	"github.com/add2tkectl/add2tkectl/pkg/runtime/containerd"
@@ -163,9 +164,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		o.Arch = goruntime.GOARCH
 	}
 	if o.Log == nil {
-		l := logrus.New()
-		l.SetOutput(io.Discard)
-		o.Log = l
+		o.Log = logging.Discard()
 	}
 	if o.Progress == nil {
 		o.Progress = artifact.NewProgress(io.Discard, false)

@@ -30,7 +30,7 @@ import (
 // versionDrift compares the configured runtime and Kubernetes versions with
 // the installed ones: the runtime as it answers, the kubelet binary, and the
 // kubelet the Node reports (running; it lags the binary until a restart).
-func versionDrift(c *config.NodePoolJoin, kind string, rt Runtime, kubeletBinary, kubeletRunning string) []VersionDrift {
+func versionDrift(c *config.NodePoolJoin, kind string, rt Runtime, agent, kubeletBinary, kubeletRunning string) []VersionDrift {
 	var out []VersionDrift
 	want := c.NodePool.Runtime
 	switch {
@@ -42,9 +42,9 @@ func versionDrift(c *config.NodePoolJoin, kind string, rt Runtime, kubeletBinary
 	k8s := c.Cluster.KubernetesVersion
 	switch {
 	case kubeletBinary != "" && !sameVersion(kubeletBinary, k8s):
-		out = append(out, VersionDrift{Component: "kubelet", Configured: k8s, Installed: kubeletBinary, Where: "binary"})
+		out = append(out, VersionDrift{Component: agent, Configured: k8s, Installed: kubeletBinary, Where: "binary"})
 	case kubeletRunning != "" && !sameVersion(kubeletRunning, k8s):
-		out = append(out, VersionDrift{Component: "kubelet", Configured: k8s, Installed: kubeletRunning, Where: "running"})
+		out = append(out, VersionDrift{Component: agent, Configured: k8s, Installed: kubeletRunning, Where: "running"})
 	}
 	return out
 }

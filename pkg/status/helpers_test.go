@@ -21,9 +21,12 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/add2tkectl/add2tkectl/pkg/component"
+	"github.com/add2tkectl/add2tkectl/pkg/components"
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/join"
+	"github.com/add2tkectl/add2tkectl/pkg/kubelet"
 	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 	"github.com/add2tkectl/add2tkectl/pkg/runtime/containerd"
@@ -252,7 +255,7 @@ func (h *testHost) deps() Deps {
 		NodeName:   "node-1",
 		PhaseNames: testPhaseNames,
 		Systemd:    func(context.Context) (systemd.Manager, error) { return h.systemd, nil },
-		HealthzURL: h.healthz.URL + "/healthz",
+		Components: withAgent(kubelet.Agent{HealthzURL: h.healthz.URL + "/healthz"}),
 		NewNodeClient: func(host.Root, string, time.Duration) (kubernetes.Interface, error) {
 			return h.api, nil
 		},
@@ -273,4 +276,11 @@ func (h *testHost) setNode(change func(n *corev1.Node)) {
 func sha256Hex(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
+}
+
+// withAgent is the node's components with the kubelet asked at a test URL.
+func withAgent(a component.Agent) component.Set {
+	set := components.Default()
+	set.Agent = a
+	return set
 }

@@ -2,25 +2,15 @@ package status
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"os"
-	"os/exec"
-	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
-	"github.com/add2tkectl/add2tkectl/pkg/config"
+	"github.com/add2tkectl/add2tkectl/pkg/component"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/join"
-	"github.com/add2tkectl/add2tkectl/pkg/kubelet"
-	"github.com/add2tkectl/add2tkectl/pkg/paths"
-	"github.com/add2tkectl/add2tkectl/pkg/runtime/containerd"
 	"github.com/add2tkectl/add2tkectl/pkg/systemd"
 	"github.com/add2tkectl/add2tkectl/pkg/userscript"
 )
@@ -63,96 +53,19 @@ func probeUnits(ctx context.Context, connect func(context.Context) (systemd.Mana
 	return out
 }
 
-// probeRuntime asks the runtime on its socket for its version, which
-// proves it answers.
-func probeRuntime(ctx context.Context, root host.Root, kind string) Runtime {
-	r := Runtime{Kind: kind}
-	var err error
-	switch kind {
-	case config.RuntimeDocker:
-		r.Socket = paths.DockerSocket
-		r.Version, err = dockerVersion(ctx, root.Path(paths.DockerSocket))
-	default:
-		r.Socket = paths.ContainerdSocket
-		sock := root.Path(paths.ContainerdSocket)
-		// containerd's dialer retries a refused socket until its timeout
-		// (it waits for a starting daemon); status wants the answer now.
-		if err = dialUnix(ctx, sock); err == nil {
-			r.Version, err = containerd.Version(ctx, sock)
-		}
+// probeRuntime asks the runtime install set up whether it answers.
+func probeRuntime(ctx context.Context, root host.Root, r component.Runtime, kind string) Runtime {
+	if r == nil {
+		return Runtime{Kind: kind, Error: fmt.Sprintf("no runtime of kind %q is known", kind)}
 	}
-	if err != nil {
-		r.Error = err.Error()
-		r.Version = ""
-		return r
-	}
-	r.Healthy = true
-	return r
+	p := r.Probe(ctx, root)
+	return Runtime{Kind: kind, Healthy: p.Healthy, Version: p.Version, Socket: p.Endpoint, Error: p.Error}
 }
 
-// dialUnix checks that something listens on a unix socket.
-func dialUnix(ctx context.Context, socket string) error {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "unix", socket)
-	if err != nil {
-		return fmt.Errorf("containerd does not answer on %s: %w", socket, err)
-	}
-	return c.Close()
-}
-
-// dockerVersion asks dockerd's /version on socket.
-func dockerVersion(ctx context.Context, socket string) (string, error) {
-	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "unix", socket)
-	}}
-	defer tr.CloseIdleConnections()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://docker/version", nil)
-	if err != nil {
-		return "", err
-	}
-	resp, err := (&http.Client{Transport: tr}).Do(req)
-	if err != nil {
-		return "", fmt.Errorf("dockerd on %s: %w", socket, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("dockerd /version: %s", resp.Status)
-	}
-	var v struct{ Version string }
-	if err := json.Unmarshal(b, &v); err != nil || v.Version == "" {
-		return "", fmt.Errorf("dockerd /version: no version in the answer")
-	}
-	return v.Version, nil
-}
-
-// probeKubelet asks the kubelet's /healthz once.
-func probeKubelet(ctx context.Context, url string) Kubelet {
-	k := Kubelet{HealthzURL: url}
-	if err := kubelet.Healthy(ctx, url); err != nil {
-		k.Error = err.Error()
-		return k
-	}
-	k.Healthy = true
-	return k
-}
-
-// execVersion runs `binary --version` ("Kubernetes v1.35.4") and returns
-// the version word.
-func execVersion(ctx context.Context, binary string) (string, error) {
-	if _, err := os.Stat(binary); err != nil {
-		return "", fmt.Errorf("kubelet binary: %w", err)
-	}
-	out, err := exec.CommandContext(ctx, binary, "--version").Output()
-	if err != nil {
-		return "", fmt.Errorf("%s --version: %w", binary, err)
-	}
-	f := strings.Fields(string(out))
-	if len(f) == 0 {
-		return "", fmt.Errorf("%s --version printed nothing", binary)
-	}
-	return f[len(f)-1], nil
+// probeAgent asks the node agent for its health and its binary's version.
+func probeAgent(ctx context.Context, root host.Root, a component.Agent) Kubelet {
+	p := a.Probe(ctx, root)
+	return Kubelet{Healthy: p.Healthy, HealthzURL: p.Endpoint, Version: p.Version, Error: p.Error}
 }
 
 // probeNode reads the Node with the node's own credentials, in one GET
@@ -213,17 +126,28 @@ func probeUserScript(root host.Root, script string) UserScript {
 	return u
 }
 
-// readyFromRunningKubelet takes back a Ready that the running kubelet did
+// agentUnits are the node agent's units.
+func agentUnits(a component.Agent) map[string]bool {
+	out := map[string]bool{}
+	for _, u := range a.Footprint().Units {
+		if u.Stop == component.StopAgent {
+			out[u.Name] = true
+		}
+	}
+	return out
+}
+
+// readyFromRunningAgent takes back a Ready that the running kubelet did
 // not report: a Node outlives its kubelet (uninstall cannot delete it), so
 // right after a new kubelet starts, the Node still shows the previous
 // one's Ready=True. The kubelet unit's start and the condition's time are
 // both this host's clock.
-func readyFromRunningKubelet(n *Node, units []Unit) {
+func readyFromRunningAgent(n *Node, units []Unit, agent map[string]bool) {
 	if !n.Ready || n.readyReportedAt.IsZero() {
 		return
 	}
 	for _, u := range units {
-		if u.Name != kubelet.UnitName || u.ActiveSince == nil {
+		if !agent[u.Name] || u.ActiveSince == nil {
 			continue
 		}
 		if !join.ReportedSince(n.readyReportedAt, *u.ActiveSince) {

@@ -16,10 +16,12 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/add2tkectl/add2tkectl/pkg/component"
+	"github.com/add2tkectl/add2tkectl/pkg/components"
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/join"
-	"github.com/add2tkectl/add2tkectl/pkg/kubelet"
+	"github.com/add2tkectl/add2tkectl/pkg/logging"
 	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 	"github.com/add2tkectl/add2tkectl/pkg/systemd"
@@ -46,14 +48,12 @@ type Deps struct {
 
 	// Systemd connects to the service manager.
 	Systemd func(ctx context.Context) (systemd.Manager, error)
-	// HealthzURL is the kubelet's health endpoint; "" means kubelet.HealthzURL.
-	HealthzURL string
 	// NewNodeClient builds the API client from the node's kubeconfig; nil
 	// means join.NewClient.
 	NewNodeClient join.ClientFactory
-	// KubeletVersion asks the installed kubelet binary (a host path) for
-	// its version; nil runs it with --version.
-	KubeletVersion func(ctx context.Context, binary string) (string, error)
+	// Components are the node's parts, asked for their reports; the zero
+	// value means components.Default().
+	Components component.Set
 
 	// APITimeout bounds the GET of the Node; LocalTimeout every local probe.
 	APITimeout   time.Duration
@@ -61,11 +61,8 @@ type Deps struct {
 }
 
 func (d *Deps) defaults() {
-	if d.HealthzURL == "" {
-		d.HealthzURL = kubelet.HealthzURL
-	}
-	if d.KubeletVersion == nil {
-		d.KubeletVersion = execVersion
+	if d.Components.Agent == nil {
+		d.Components = components.Default()
 	}
 	if d.APITimeout <= 0 {
 		d.APITimeout = DefaultAPITimeout
@@ -74,9 +71,7 @@ func (d *Deps) defaults() {
 		d.LocalTimeout = DefaultLocalTimeout
 	}
 	if d.Log == nil {
-		l := logrus.New()
-		l.Out = nopWriter{}
-		d.Log = l
+		d.Log = logging.Discard()
 	}
 }
 
@@ -118,19 +113,17 @@ func Gather(ctx context.Context, d Deps) (*Report, error) {
 	}
 	rep.Installed = true
 	values := j.Values()
-	kind := installedRuntime(values, d.Config)
+	kind := installedRuntime(values, d.Components, d.Config)
 
 	// Every probe at once; each writes only its own result.
 	var (
-		wg        sync.WaitGroup
-		units     []Unit
-		rt        Runtime
-		kl        Kubelet
-		klVersion string
-		klVerErr  error
-		node      Node
-		files     []FileDrift
-		filesErr  error
+		wg       sync.WaitGroup
+		units    []Unit
+		rt       Runtime
+		kl       Kubelet
+		node     Node
+		files    []FileDrift
+		filesErr error
 	)
 	local := func(f func(ctx context.Context)) {
 		wg.Add(1)
@@ -142,11 +135,8 @@ func Gather(ctx context.Context, d Deps) (*Report, error) {
 		}()
 	}
 	local(func(ctx context.Context) { units = probeUnits(ctx, d.Systemd, j.Units()) })
-	local(func(ctx context.Context) { rt = probeRuntime(ctx, d.Root, kind) })
-	local(func(ctx context.Context) { kl = probeKubelet(ctx, d.HealthzURL) })
-	local(func(ctx context.Context) {
-		klVersion, klVerErr = d.KubeletVersion(ctx, d.Root.Path(kubelet.BinaryPath))
-	})
+	local(func(ctx context.Context) { rt = probeRuntime(ctx, d.Root, d.Components.Runtime(kind), kind) })
+	local(func(ctx context.Context) { kl = probeAgent(ctx, d.Root, d.Components.Agent) })
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -163,15 +153,11 @@ func Gather(ctx context.Context, d Deps) (*Report, error) {
 	}()
 	wg.Wait()
 
-	kl.Version = klVersion
-	if klVerErr != nil && kl.Error == "" {
-		kl.Error = "version: " + klVerErr.Error()
-	}
 	rep.Install = installState(j, d.PhaseNames)
 	rep.Units = units
 	rep.Runtime = rt
 	rep.Kubelet = kl
-	readyFromRunningKubelet(&node, units)
+	readyFromRunningAgent(&node, units, agentUnits(d.Components.Agent))
 	rep.Node = node
 	script := ""
 	if d.Config != nil {
@@ -184,7 +170,7 @@ func Gather(ctx context.Context, d Deps) (*Report, error) {
 		rep.Drift.Unchecked = append(rep.Drift.Unchecked, "files ("+filesErr.Error()+")")
 	}
 	if d.Config != nil {
-		rep.Drift.Versions = versionDrift(d.Config, kind, rt, klVersion, node.KubeletVersion)
+		rep.Drift.Versions = versionDrift(d.Config, kind, rt, d.Components.Agent.Name(), kl.Version, node.KubeletVersion)
 		if !node.Registered {
 			rep.Drift.Unchecked = append(rep.Drift.Unchecked, "labels", "taints")
 		} else {
@@ -194,7 +180,7 @@ func Gather(ctx context.Context, d Deps) (*Report, error) {
 		if rt.Version == "" {
 			rep.Drift.Unchecked = append(rep.Drift.Unchecked, "runtime version")
 		}
-		if klVersion == "" {
+		if kl.Version == "" {
 			rep.Drift.Unchecked = append(rep.Drift.Unchecked, "kubelet version")
 		}
 	}
@@ -210,12 +196,11 @@ func Gather(ctx context.Context, d Deps) (*Report, error) {
 
 // installedRuntime is the runtime the journal says install put on the
 // host, or the configured one when the runtime phase has not run.
-func installedRuntime(values map[string]string, c *config.NodePoolJoin) string {
-	if _, ok := values["docker.version"]; ok {
-		return config.RuntimeDocker
-	}
-	if _, ok := values["containerd.version"]; ok {
-		return config.RuntimeContainerd
+func installedRuntime(values map[string]string, set component.Set, c *config.NodePoolJoin) string {
+	for _, r := range set.Runtimes {
+		if _, ok := values[r.Footprint().VersionFact]; ok {
+			return r.Kind()
+		}
 	}
 	if c != nil {
 		return c.NodePool.Runtime.Kind
@@ -342,7 +327,3 @@ func problems(r *Report) []string {
 	}
 	return out
 }
-
-type nopWriter struct{}
-
-func (nopWriter) Write(p []byte) (int, error) { return len(p), nil }

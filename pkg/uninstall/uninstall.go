@@ -17,6 +17,7 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/install"
 	"github.com/add2tkectl/add2tkectl/pkg/join"
 	"github.com/add2tkectl/add2tkectl/pkg/kubelet"
+	"github.com/add2tkectl/add2tkectl/pkg/logging"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 	"github.com/add2tkectl/add2tkectl/pkg/runtime/containerd"
 	"github.com/add2tkectl/add2tkectl/pkg/runtime/docker"
@@ -80,7 +81,7 @@ func New(d Deps) *Uninstall {
 		d.Journal = &phase.Journal{}
 	}
 	if d.Log == nil {
-		d.Log = logrus.StandardLogger()
+		d.Log = logging.Discard()
 	}
 	if d.NewClient == nil {
 		d.NewClient = join.NewClient

@@ -27,6 +27,7 @@ import (
 
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
+	"github.com/add2tkectl/add2tkectl/pkg/logging"
 )
 
 // Host paths of the user script's files.
@@ -86,9 +87,7 @@ func (d Deps) withDefaults() Deps {
 		}
 	}
 	if d.Log == nil {
-		l := logrus.New()
-		l.Out = nopWriter{}
-		d.Log = l
+		d.Log = logging.Discard()
 	}
 	return d
 }
@@ -166,7 +165,3 @@ func (e *FailedError) Error() string {
 	return fmt.Sprintf("the user script failed %d time(s), last %s: see %s; fix nodePool.userScript (or what it depends on) and run install again",
 		e.Attempts, how, e.LogPath)
 }
-
-type nopWriter struct{}
-
-func (nopWriter) Write(p []byte) (int, error) { return len(p), nil }

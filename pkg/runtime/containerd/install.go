@@ -137,7 +137,7 @@ func WriteFiles(d Deps, binaries bool) (changed []string, err error) {
 	}
 	return binary.Layout{
 		Dirs: Dirs(d.Config), Plan: Plan(d.Artifacts), Files: files, Units: []string{UnitName},
-		VersionKey: "containerd.version", Version: d.Config.NodePool.Runtime.Version,
+		VersionKey: KeyVersion, Version: d.Config.NodePool.Runtime.Version,
 	}.Write(d.Root, d.Recorder, d.Artifacts, binaries, log)
 }
 

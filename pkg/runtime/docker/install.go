@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -173,7 +172,7 @@ func WriteFiles(d Deps, binaries bool) (changed []string, err error) {
 	}
 	return binary.Layout{
 		Dirs: Dirs(d.Config), Plan: Plan(d.Config, d.Artifacts), Files: files, Units: Units(d.Config),
-		VersionKey: "docker.version", Version: d.Config.NodePool.Runtime.Version,
+		VersionKey: KeyVersion, Version: d.Config.NodePool.Runtime.Version,
 	}.Write(d.Root, d.Recorder, d.Artifacts, binaries, log)
 }
 
@@ -257,10 +256,7 @@ func Satisfied(ctx context.Context, d Deps) (bool, error) {
 
 // Ping asks dockerd's /_ping on socket once.
 func Ping(ctx context.Context, socket string) error {
-	c := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "unix", socket)
-	}}}
+	c := unixClient(socket, 0)
 	defer c.CloseIdleConnections()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://docker/_ping", nil)
 	if err != nil {
