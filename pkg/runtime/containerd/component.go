@@ -47,7 +47,9 @@ func (runtimeComponent) Footprint() component.Footprint {
 	}
 }
 
-func (runtimeComponent) DefaultDataDir() string { return config.DefaultDataDir(config.RuntimeContainerd) }
+func (runtimeComponent) DefaultDataDir() string {
+	return config.DefaultDataDir(config.RuntimeContainerd)
+}
 
 // OwnsDataEntry: containerd names its plugins' dirs io.containerd.*.
 func (runtimeComponent) OwnsDataEntry(name string) bool {
