@@ -206,19 +206,42 @@ func (s *Settings) swapOff(ctx context.Context, rec phase.Recorder) ([]string, e
 	return append(changed, "turned swap off: "+strings.Join(swaps, ", ")), nil
 }
 
-// Revert undoes what Apply recorded: the two files go, the sysctls Apply
-// changed get their old values back (unless someone changed them since),
-// the fstab swap lines come back, and swap is turned on again if Apply
-// turned it off. Modules stay loaded: something else may use them by now.
-// values are the journal's facts; those of other components are ignored.
-func (s *Settings) Revert(ctx context.Context, values map[string]string) error {
-	var errs []error
+// RevertPlan lists what Revert would do, in its order; empty means the
+// host holds nothing of Apply's any more.
+func (s *Settings) RevertPlan(values map[string]string) ([]string, error) {
+	var plan []string
 	for _, p := range []string{ModulesLoadFile, SysctlFile} {
-		if err := os.Remove(s.Root.Path(p)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			errs = append(errs, fmt.Errorf("remove %s: %w", p, err))
+		if _, err := os.Lstat(s.Root.Path(p)); err == nil {
+			plan = append(plan, "remove "+p)
 		}
 	}
+	restore, err := s.sysctlsToRestore(values)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range restore {
+		if r.current != r.before {
+			plan = append(plan, fmt.Sprintf("set %s back to %s", r.key, r.before))
+		}
+	}
+	if b, err := os.ReadFile(s.Root.Path(Fstab)); err == nil && bytes.Contains(b, []byte(fstabMarker)) {
+		plan = append(plan, "restore the swap lines of "+Fstab)
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if _, ok := values[keySwapOff]; ok && s.Live && len(plan) > 0 {
+		plan = append(plan, "turn swap on again (swapon -a)")
+	}
+	return plan, nil
+}
 
+// restore is a sysctl Apply changed, with its value before install.
+type restore struct{ key, before, current string }
+
+// sysctlsToRestore are the sysctls of the journal's facts that Revert
+// sets back: present, and not changed by someone else since (still at the
+// value install set, or one install does not set).
+func (s *Settings) sysctlsToRestore(values map[string]string) ([]restore, error) {
 	ours := map[string]string{}
 	for _, kv := range append(append([]Sysctl(nil), KubeletSysctls...), s.Sysctls...) {
 		ours[kv.Key] = kv.Value
@@ -228,6 +251,8 @@ func (s *Settings) Revert(ctx context.Context, values map[string]string) error {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	var out []restore
+	var errs []error
 	for _, k := range keys {
 		key, ok := strings.CutPrefix(k, keySysctl)
 		if !ok {
@@ -241,7 +266,30 @@ func (s *Settings) Revert(ctx context.Context, values map[string]string) error {
 		if want, known := ours[key]; !present || (known && cur != want) {
 			continue // gone, or changed by someone else since: leave it
 		}
-		if err := s.Root.writeSysctl(key, values[k]); err != nil {
+		out = append(out, restore{key: key, before: values[k], current: cur})
+	}
+	return out, errors.Join(errs...)
+}
+
+// Revert undoes what Apply recorded: the two files go, the sysctls Apply
+// changed get their old values back (unless someone changed them since),
+// the fstab swap lines come back, and swap is turned on again if Apply
+// turned it off. Modules stay loaded: something else may use them by now.
+// values are the journal's facts; those of other components are ignored.
+func (s *Settings) Revert(ctx context.Context, values map[string]string) error {
+	var errs []error
+	for _, p := range []string{ModulesLoadFile, SysctlFile} {
+		if err := os.Remove(s.Root.Path(p)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("remove %s: %w", p, err))
+		}
+	}
+
+	restore, err := s.sysctlsToRestore(values)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for _, r := range restore {
+		if err := s.Root.writeSysctl(r.key, r.before); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -5,11 +5,13 @@
 // Decisions an operator may want to know:
 //
 //   - Only units the journal lists are stopped and disabled, and only paths
-//     the journal lists are removed, plus the products of those units
-//     (products.go: the kubelet's kubeconfig and pod logs, the runtime's
-//     /run state...) and the empty parents install's MkdirAll left, up to a
-//     system directory (protected, which is never removed whatever the
-//     journal says).
+//     the journal lists are removed, plus the products of those units (what
+//     each component declares in its pkg/component footprint: the kubelet's
+//     kubeconfig and pod logs, the runtime's /run state...) and the empty
+//     parents install's MkdirAll left, up to a system directory (protected,
+//     which is never removed whatever the journal says). This package knows
+//     no component by name: the stop order, the mount trees, the data dir's
+//     entries and the container clients come from pkg/components.
 //   - A file install wrote that was changed since is removed anyway, with a
 //     warning naming it: it exists only because install wrote it, and a
 //     stale half-configuration breaks the next install or another runtime.

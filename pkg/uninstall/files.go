@@ -18,11 +18,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/add2tkectl/add2tkectl/pkg/install"
-	"github.com/add2tkectl/add2tkectl/pkg/kubelet"
 	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 	"github.com/add2tkectl/add2tkectl/pkg/systemd"
-	"github.com/add2tkectl/add2tkectl/pkg/userscript"
 )
 
 // removal is everything the files step removes, as host paths.
@@ -60,27 +58,26 @@ func (u *Uninstall) removal() removal {
 		r.dirs = append(r.dirs, path.Clean(d))
 	}
 	sort.SliceStable(r.dirs, func(i, j int) bool { return len(r.dirs[i]) > len(r.dirs[j]) })
-	for _, unit := range u.units() {
-		for _, p := range products[unit] {
-			if keptData != "" && within(keptData, p) {
-				continue
+	for _, p := range u.products() {
+		if keptData != "" && within(keptData, p) {
+			continue
+		}
+		r.trees = append(r.trees, p)
+	}
+	for _, c := range u.d.Components.All() {
+		if !u.unitsInstalled(c) {
+			continue
+		}
+		for _, dir := range c.Footprint().Owned {
+			if !u.ours(dir) {
+				r.emptied = append(r.emptied, emptied{dir: dir})
 			}
-			r.trees = append(r.trees, p)
 		}
 	}
-	if u.hasUnit(kubelet.UnitName) {
-		netns, _ := filepath.Glob(u.d.Root.Path("/run/netns/cni-*"))
-		for _, n := range netns {
-			r.trees = append(r.trees, "/run/netns/"+filepath.Base(n))
-		}
-	}
-	if u.hasUnit(kubelet.UnitName) && !u.ours(kubelet.RootDir) {
-		r.emptied = append(r.emptied, emptied{dir: kubelet.RootDir})
-	}
-	if kind := u.runtimeKind(); kind != "" && len(u.d.Journal.Units()) > 0 && !u.d.KeepData {
+	if rt := u.runtime(); rt != nil && len(u.d.Journal.Units()) > 0 && !u.d.KeepData {
 		if dd := u.dataDir(); dd != "" && !u.ours(dd) {
 			before := u.dataDirEntries()
-			e := emptied{dir: dd, keep: func(name string) bool { return before[name] || !runtimeData(kind, name) }}
+			e := emptied{dir: dd, keep: func(name string) bool { return before[name] || !rt.OwnsDataEntry(name) }}
 			if m, err := strconv.ParseUint(u.d.Journal.Values()[install.KeyDataDirMode], 8, 32); err == nil {
 				e.mode = os.FileMode(m).Perm()
 			}
@@ -90,7 +87,7 @@ func (u *Uninstall) removal() removal {
 	if u.installed() {
 		r.trees = append(r.trees, paths.CacheDir)
 	}
-	r.files = append(r.files, u.userScriptLogs()...)
+	r.files = append(r.files, u.logs()...)
 	return r
 }
 
@@ -326,14 +323,18 @@ func short(sum string) string {
 	return strings.TrimSpace(sum)
 }
 
-// userScriptLogs are the user script's logs (userscript.LogPath and the
-// one rotated before it) when install wrote the script: the runner appends
-// to them, so the journal does not list them as files it wrote whole.
-func (u *Uninstall) userScriptLogs() []phase.FileRecord {
-	for _, f := range u.d.Journal.Files() {
-		if f.Path == userscript.ScriptPath {
-			return []phase.FileRecord{{Path: userscript.LogPath}, {Path: userscript.OldLogPath}}
+// logs are the files the installed components append to (the user
+// script's log and the one rotated before it): the journal does not list
+// them as files install wrote whole.
+func (u *Uninstall) logs() []phase.FileRecord {
+	var out []phase.FileRecord
+	for _, c := range u.d.Components.All() {
+		if !u.marked(c) && !u.unitsInstalled(c) {
+			continue
+		}
+		for _, l := range c.Footprint().Logs {
+			out = append(out, phase.FileRecord{Path: l})
 		}
 	}
-	return nil
+	return out
 }

@@ -1,29 +1,16 @@
 package uninstall
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"sort"
-	"strings"
 
 	"github.com/add2tkectl/add2tkectl/pkg/host"
-	"github.com/add2tkectl/add2tkectl/pkg/kubelet"
 	"github.com/add2tkectl/add2tkectl/pkg/network"
 )
 
-// The journal keys of the host phase (pkg/host) that uninstall looks at.
-const (
-	keyHostSysctl  = "host.sysctl."
-	keyHostSwapOff = "host.swapoff"
-	fstabMarker    = "#add2tkectl-swapoff# "
-)
-
 func (u *Uninstall) planNetwork(ctx context.Context) ([]string, error) {
-	if !u.d.Live || !u.hasUnit(kubelet.UnitName) {
+	if !u.d.Live || !u.podNetwork() {
 		return nil, nil
 	}
 	var plan []string
@@ -42,6 +29,17 @@ func (u *Uninstall) planNetwork(ctx context.Context) ([]string, error) {
 		plan = append(plan, "delete iptables chain "+c)
 	}
 	return plan, nil
+}
+
+// podNetwork reports whether an installed component's pods made network
+// interfaces and iptables chains (the kubelet's).
+func (u *Uninstall) podNetwork() bool {
+	for _, c := range u.d.Components.All() {
+		if c.Footprint().PodNetwork && u.unitsInstalled(c) {
+			return true
+		}
+	}
+	return false
 }
 
 // runNetwork removes the pod network's interfaces (deleting a veth removes
@@ -79,45 +77,9 @@ func (u *Uninstall) settings() *host.Settings {
 	return s
 }
 
+// planHost lists what reverting the host phase would do (pkg/host owns how).
 func (u *Uninstall) planHost(context.Context) ([]string, error) {
-	var plan []string
-	for _, p := range []string{host.ModulesLoadFile, host.SysctlFile} {
-		if _, err := os.Lstat(u.d.Root.Path(p)); err == nil {
-			plan = append(plan, "remove "+p)
-		}
-	}
-	ours := map[string]string{}
-	for _, kv := range append(append([]host.Sysctl(nil), host.KubeletSysctls...), u.settings().Sysctls...) {
-		ours[kv.Key] = kv.Value
-	}
-	values := u.d.Journal.Values()
-	keys := make([]string, 0, len(values))
-	for k := range values {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		key, ok := strings.CutPrefix(k, keyHostSysctl)
-		if !ok {
-			continue
-		}
-		cur, present, err := u.d.Root.ReadSysctl(key)
-		if err != nil {
-			return nil, err
-		}
-		if want, known := ours[key]; present && cur != values[k] && (!known || cur == want) {
-			plan = append(plan, fmt.Sprintf("set %s back to %s", key, values[k]))
-		}
-	}
-	if b, err := os.ReadFile(u.d.Root.Path(host.Fstab)); err == nil && bytes.Contains(b, []byte(fstabMarker)) {
-		plan = append(plan, "restore the swap lines of "+host.Fstab)
-	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
-	}
-	if _, ok := values[keyHostSwapOff]; ok && u.d.Live && len(plan) > 0 {
-		plan = append(plan, "turn swap on again (swapon -a)")
-	}
-	return plan, nil
+	return u.settings().RevertPlan(u.d.Journal.Values())
 }
 
 // runHost undoes the host phase from the journal's facts (pkg/host owns how).

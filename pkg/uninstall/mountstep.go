@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
+	"slices"
 	"sort"
 
-	"github.com/add2tkectl/add2tkectl/pkg/config"
-	"github.com/add2tkectl/add2tkectl/pkg/kubelet"
-	"github.com/add2tkectl/add2tkectl/pkg/runtime/containerd"
+	"github.com/add2tkectl/add2tkectl/pkg/component"
 )
 
 // tree is a directory whose mounts uninstall removes; keepBase keeps the
@@ -19,39 +17,48 @@ type tree struct {
 	keepBase bool
 }
 
-// runStateDirs are the runtimes' state directories under /run; everything
-// in them (sandbox shm, container rootfs mounts) is the runtime's.
-var runStateDirs = map[string][]string{
-	config.RuntimeContainerd: {containerd.StateDir},
-	config.RuntimeDocker:     {"/run/docker", "/run/containerd"},
-}
-
-// trees are the directories to unmount, from the journal: the kubelet's
-// root when we installed the kubelet, the runtime's data dir and state
-// dirs when we installed the runtime, the pods' network namespaces
-// (/run/netns/cni-*) and cilium's /run/cilium.
+// trees are the directories to unmount, from the components the journal
+// shows installed: their mount trees (the kubelet's root, the pods'
+// network namespaces, cilium's /run/cilium) and, when we installed the
+// runtime, its data dir and state dirs. A directory a component owns but
+// install did not create keeps its own mount (a data disk).
 func (u *Uninstall) trees() []tree {
 	var out []tree
 	add := func(p string, keepBase bool) {
 		out = append(out, tree{dir: u.real(p), keepBase: keepBase})
 	}
-	if u.hasUnit(kubelet.UnitName) || u.ours(kubelet.RootDir) {
-		add(kubelet.RootDir, !u.ours(kubelet.RootDir))
-		add("/run/cilium", false)
-		netns, _ := filepath.Glob(u.d.Root.Path("/run/netns/cni-*"))
-		for _, n := range netns {
-			out = append(out, tree{dir: n})
+	rt := u.runtime()
+	for _, c := range u.d.Components.All() {
+		if _, ok := c.(component.Runtime); ok {
+			continue // the one installed comes below, with its data dir
+		}
+		fp := c.Footprint()
+		if !u.unitsInstalled(c) && !u.anyOurs(fp.Owned) {
+			continue
+		}
+		for _, d := range u.expand(fp.MountTrees...) {
+			add(d, slices.Contains(fp.Owned, d) && !u.ours(d))
 		}
 	}
-	if kind := u.runtimeKind(); kind != "" && len(u.d.Journal.Units()) > 0 {
+	if rt != nil && len(u.d.Journal.Units()) > 0 {
 		if dd := u.dataDir(); dd != "" {
 			add(dd, !u.ours(dd))
 		}
-		for _, d := range runStateDirs[kind] {
+		for _, d := range u.expand(rt.Footprint().MountTrees...) {
 			add(d, false)
 		}
 	}
 	return out
+}
+
+// anyOurs reports whether install created one of dirs.
+func (u *Uninstall) anyOurs(dirs []string) bool {
+	for _, d := range dirs {
+		if u.ours(d) {
+			return true
+		}
+	}
+	return false
 }
 
 func (u *Uninstall) planMounts(context.Context) ([]string, error) {

@@ -1,56 +1,45 @@
 package uninstall
 
 import (
+	"path"
+	"path/filepath"
 	"strings"
-
-	"github.com/add2tkectl/add2tkectl/pkg/config"
-	"github.com/add2tkectl/add2tkectl/pkg/kubelet"
-	"github.com/add2tkectl/add2tkectl/pkg/paths"
-	"github.com/add2tkectl/add2tkectl/pkg/runtime/containerd"
-	"github.com/add2tkectl/add2tkectl/pkg/runtime/docker"
 )
 
-// products are the paths a service we installed creates while it runs,
-// which the journal cannot list (install did not write them). They are
-// removed only when the journal lists the unit that made them. Each is
-// the service's alone: its credentials, state, logs and sockets.
-var products = map[string][]string{
-	kubelet.UnitName: {
-		paths.KubeletKubeconfig,                // written at TLS bootstrap
-		"/var/log/pods", "/var/log/containers", // the pods' logs
-		"/usr/libexec/kubernetes/kubelet-plugins", // flex volume plugin dir
-		"/var/lib/cni", // CNI IPAM and the runtime's libcni cache
-		"/run/cilium",  // the cilium agent's state (a pod of this node)
-	},
-	containerd.UnitName: {
-		containerd.StateDir, // sockets, shims' state, sandbox shm
-		"/opt/containerd",   // containerd's "opt" plugin
-	},
-	docker.DockerService: {
-		"/run/docker", "/run/docker.pid", "/etc/docker/key.json",
-		"/run/containerd", "/opt/containerd", // dockerd's containerd
-	},
-	docker.DockerSocket:      {paths.DockerSocket},
-	docker.CRIDockerdService: {"/var/lib/cri-dockerd", "/var/lib/dockershim"},
-	docker.CRIDockerdSocketU: {docker.CRIDockerdSocket},
-}
-
-// runtimeData reports whether an entry of a data directory that install
-// did not create belongs to the runtime: only those are removed, so a data
-// dir pointed at a disk holding other things loses nothing else.
-func runtimeData(kind, name string) bool {
-	switch kind {
-	case config.RuntimeContainerd:
-		return strings.HasPrefix(name, "io.containerd.") || name == "tmpmounts"
-	case config.RuntimeDocker:
-		switch name {
-		case "builder", "buildkit", "containerd", "containers", "engine-id", "image", "network",
-			"overlay2", "plugins", "runtimes", "swarm", "tmp", "trust", "volumes", "aufs", "btrfs",
-			"devicemapper", "vfs", "zfs", "fuse-overlayfs", "cri-dockerd":
-			return true
+// products are the paths the services of the journal's units make while
+// they run, which the journal cannot list (install did not write them),
+// as each component declares them (component.Unit.Products); a pattern
+// stands for the entries that match it now. Each is the service's alone:
+// its credentials, state, logs and sockets.
+func (u *Uninstall) products() []string {
+	declared := map[string][]string{}
+	for _, c := range u.d.Components.All() {
+		for _, unit := range c.Footprint().Units {
+			declared[unit.Name] = unit.Products
 		}
 	}
-	return false
+	var out []string
+	for _, unit := range u.units() {
+		out = append(out, u.expand(declared[unit]...)...)
+	}
+	return out
+}
+
+// expand replaces each pattern among host paths by the host paths that
+// match it under the root.
+func (u *Uninstall) expand(ps ...string) []string {
+	var out []string
+	for _, p := range ps {
+		if !strings.ContainsAny(p, "*?[") {
+			out = append(out, p)
+			continue
+		}
+		matches, _ := filepath.Glob(u.d.Root.Path(p))
+		for _, m := range matches {
+			out = append(out, path.Join(path.Dir(p), filepath.Base(m)))
+		}
+	}
+	return out
 }
 
 // protected are directories of the system that uninstall never removes,

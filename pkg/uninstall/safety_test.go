@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
 
+	"github.com/add2tkectl/add2tkectl/pkg/component"
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/install"
@@ -387,7 +388,7 @@ func TestDockerDataDirKeepsWhatWasThereBeforeInstall(t *testing.T) {
 	c.NodePool.Runtime.Kind = config.RuntimeDocker
 	u := New(Deps{Root: root, Log: quietLog(), Journal: j, Config: c, NodeName: "node1",
 		Systemd:    func(context.Context) (systemd.Manager, error) { return sys, nil },
-		Containers: func(string) ContainerRemover { return &fakeContainers{down: true} },
+		Containers: func(string) component.ContainerRemover { return &fakeContainers{down: true} },
 	})
 	if _, err := phase.Run(context.Background(), u.Steps(), phase.Options{Root: dir, NoJournal: true}); err != nil {
 		t.Fatal(err)

@@ -12,14 +12,34 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/add2tkectl/add2tkectl/pkg/kubelet"
+	"github.com/add2tkectl/add2tkectl/pkg/component"
 	"github.com/add2tkectl/add2tkectl/pkg/systemd"
 )
 
-// transientPatterns are the units systemd makes for the kubelet's pods (the
-// systemd cgroup driver): its QoS and pod slices and the runtimes' container
-// scopes. They exist only while the kubelet we installed ran pods.
-var transientPatterns = []string{"kubepods*.slice", "cri-containerd-*.scope", "docker-*.scope"}
+// transient are the patterns of the units systemd makes for the pods (the
+// systemd cgroup driver) of the installed components: the kubelet's QoS
+// and pod slices and the runtime's container scopes. They exist only while
+// the kubelet we installed ran pods.
+func (u *Uninstall) transient() []string {
+	var out []string
+	for _, c := range u.d.Components.All() {
+		if u.unitsInstalled(c) {
+			out = append(out, c.Footprint().Transient...)
+		}
+	}
+	return out
+}
+
+// containers is the remover of the runtime of kind, or nil.
+func (u *Uninstall) containers(kind string) component.ContainerRemover {
+	if u.d.Containers != nil {
+		return u.d.Containers(kind)
+	}
+	if r := u.d.Components.Runtime(kind); r != nil {
+		return r.Containers(u.d.Root)
+	}
+	return nil
+}
 
 // containersTimeout bounds removing the containers through the runtime;
 // what is left then goes with the cgroups.
@@ -54,8 +74,8 @@ func (u *Uninstall) planPods(ctx context.Context) ([]string, error) {
 			}
 		}
 	}
-	if u.hasUnit(kubelet.UnitName) {
-		tr, err := m.ListUnits(ctx, transientPatterns...)
+	if u.agentInstalled() {
+		tr, err := m.ListUnits(ctx, u.transient()...)
 		if err != nil {
 			return nil, err
 		}
@@ -79,9 +99,11 @@ func (u *Uninstall) runPods(ctx context.Context) error {
 		return err
 	}
 	var errs []error
-	if u.hasUnit(kubelet.UnitName) {
-		if err := u.stop(ctx, m, kubelet.UnitName); err != nil {
-			errs = append(errs, err)
+	for _, unit := range u.units() {
+		if u.isAgentUnit(unit) {
+			if err := u.stop(ctx, m, unit); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	if kind := u.runtimeKind(); kind != "" {
@@ -90,7 +112,7 @@ func (u *Uninstall) runPods(ctx context.Context) error {
 			n, err := r.RemoveAll(cctx)
 			cancel()
 			switch {
-			case errors.Is(err, ErrRuntimeDown):
+			case errors.Is(err, component.ErrRuntimeDown):
 				u.d.Log.WithField("runtime", kind).Info("the runtime is not running: its containers go with their cgroups")
 			case err != nil:
 				u.warn("pods", "removing containers through %s: %v; what is left is killed with its cgroup", kind, err)
@@ -99,13 +121,13 @@ func (u *Uninstall) runPods(ctx context.Context) error {
 			}
 		}
 	}
-	if u.hasUnit(kubelet.UnitName) {
+	if u.agentInstalled() {
 		if err := u.stopTransient(ctx, m); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	for _, unit := range u.units() {
-		if unit == kubelet.UnitName {
+		if u.isAgentUnit(unit) {
 			continue
 		}
 		if err := u.stop(ctx, m, unit); err != nil {
@@ -161,7 +183,7 @@ func (u *Uninstall) stop(ctx context.Context, m systemd.Manager, unit string) er
 // stopTransient kills what runs in the containers' scopes (SIGKILL: the
 // runtime already had its chance) and stops the pods' slices, deepest first.
 func (u *Uninstall) stopTransient(ctx context.Context, m systemd.Manager) error {
-	tr, err := m.ListUnits(ctx, transientPatterns...)
+	tr, err := m.ListUnits(ctx, u.transient()...)
 	if err != nil {
 		return err
 	}

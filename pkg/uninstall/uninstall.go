@@ -12,15 +12,14 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/add2tkectl/add2tkectl/pkg/component"
+	"github.com/add2tkectl/add2tkectl/pkg/components"
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/install"
 	"github.com/add2tkectl/add2tkectl/pkg/join"
-	"github.com/add2tkectl/add2tkectl/pkg/kubelet"
 	"github.com/add2tkectl/add2tkectl/pkg/logging"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
-	"github.com/add2tkectl/add2tkectl/pkg/runtime/containerd"
-	"github.com/add2tkectl/add2tkectl/pkg/runtime/docker"
 	"github.com/add2tkectl/add2tkectl/pkg/systemd"
 )
 
@@ -55,8 +54,11 @@ type Deps struct {
 	// iptables, sysctls, swap, leftover processes): the root is "/".
 	Live bool
 	// Containers removes the pods' containers through the runtime; nil
-	// means the containerd or docker client on the socket under Root.
-	Containers func(kind string) ContainerRemover
+	// means the runtime component's own client on its socket under Root.
+	Containers func(kind string) component.ContainerRemover
+	// Components are the node's parts, which say what they leave on the
+	// host; the zero value means components.Default().
+	Components component.Set
 }
 
 // Uninstall holds one run: the steps share the service manager and collect
@@ -88,6 +90,9 @@ func New(d Deps) *Uninstall {
 	}
 	if d.APITimeout <= 0 {
 		d.APITimeout = 10 * time.Second
+	}
+	if d.Components.Agent == nil {
+		d.Components = components.Default()
 	}
 	return &Uninstall{d: d, plans: map[string][]string{}}
 }
@@ -137,24 +142,26 @@ func (u *Uninstall) systemd(ctx context.Context) (systemd.Manager, error) {
 	return u.sys, u.sysErr
 }
 
-// units are the journal's units in the order to stop them: the kubelet
-// first (it would restart what is removed under it), then the sockets (a
-// connection to one would start its service again), the CRI shim, the
-// runtimes.
+// units are the journal's units in the order to stop them (each
+// component's Unit.Stop): the kubelet first (it would restart what is
+// removed under it), then the sockets (a connection to one would start its
+// service again), the CRI shim, the runtimes. A unit no component declares
+// goes last.
 func (u *Uninstall) units() []string {
-	order := map[string]int{kubelet.UnitName: 0, docker.CRIDockerdSocketU: 1, docker.DockerSocket: 2, docker.CRIDockerdService: 3, docker.DockerService: 4, containerd.UnitName: 5}
+	order := map[string]component.Stop{}
+	for _, c := range u.d.Components.All() {
+		for _, unit := range c.Footprint().Units {
+			order[unit.Name] = unit.Stop
+		}
+	}
+	rank := func(name string) component.Stop {
+		if o, ok := order[name]; ok {
+			return o
+		}
+		return component.StopRuntime + 1
+	}
 	units := u.d.Journal.Units()
-	sort.SliceStable(units, func(i, j int) bool {
-		oi, ok := order[units[i]]
-		if !ok {
-			oi = 9
-		}
-		oj, ok := order[units[j]]
-		if !ok {
-			oj = 9
-		}
-		return oi < oj
-	})
+	sort.SliceStable(units, func(i, j int) bool { return rank(units[i]) < rank(units[j]) })
 	return units
 }
 
@@ -167,18 +174,70 @@ func (u *Uninstall) hasUnit(name string) bool {
 	return false
 }
 
+// unitsInstalled reports whether the journal lists a unit of c.
+func (u *Uninstall) unitsInstalled(c component.Component) bool {
+	for _, unit := range c.Footprint().Units {
+		if u.hasUnit(unit.Name) {
+			return true
+		}
+	}
+	return false
+}
+
+// marked reports whether the journal lists a file that marks c installed.
+func (u *Uninstall) marked(c component.Component) bool {
+	for _, f := range u.d.Journal.Files() {
+		for _, m := range c.Footprint().Marks {
+			if path.Clean(f.Path) == m {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// agentInstalled reports whether the journal lists the node agent's unit:
+// only then did pods run, with their transient units and network.
+func (u *Uninstall) agentInstalled() bool {
+	for _, c := range u.d.Components.All() {
+		for _, unit := range c.Footprint().Units {
+			if unit.Stop == component.StopAgent && u.hasUnit(unit.Name) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// isAgentUnit reports whether name is a unit of the node agent.
+func (u *Uninstall) isAgentUnit(name string) bool {
+	for _, c := range u.d.Components.All() {
+		for _, unit := range c.Footprint().Units {
+			if unit.Stop == component.StopAgent && unit.Name == name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // runtimeKind is the runtime install set up: the journal's units say,
 // the configuration otherwise.
 func (u *Uninstall) runtimeKind() string {
-	switch {
-	case u.hasUnit(docker.DockerService):
-		return config.RuntimeDocker
-	case u.hasUnit(containerd.UnitName):
-		return config.RuntimeContainerd
-	case u.d.Config != nil:
+	for _, r := range u.d.Components.Runtimes {
+		if u.unitsInstalled(r) {
+			return r.Kind()
+		}
+	}
+	if u.d.Config != nil {
 		return u.d.Config.NodePool.Runtime.Kind
 	}
 	return ""
+}
+
+// runtime is the component of the runtime install set up, or nil.
+func (u *Uninstall) runtime() component.Runtime {
+	return u.d.Components.Runtime(u.runtimeKind())
 }
 
 // dataDir is the runtime's data directory as install recorded it (the
@@ -197,11 +256,8 @@ func (u *Uninstall) dataDir() string {
 	if u.d.Config != nil && u.d.Config.NodePool.Runtime.DataDir != "" {
 		candidates = append(candidates, path.Clean(u.d.Config.NodePool.Runtime.DataDir))
 	}
-	switch u.runtimeKind() {
-	case config.RuntimeDocker:
-		candidates = append(candidates, "/var/lib/docker")
-	case config.RuntimeContainerd:
-		candidates = append(candidates, "/var/lib/containerd")
+	if r := u.runtime(); r != nil {
+		candidates = append(candidates, r.DefaultDataDir())
 	}
 	if len(candidates) > 0 && !u.ours(candidates[0]) && len(u.d.Journal.Units()) > 0 {
 		u.unknownDataDir.Do(func() {

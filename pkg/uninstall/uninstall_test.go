@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/add2tkectl/add2tkectl/pkg/binary"
+	"github.com/add2tkectl/add2tkectl/pkg/component"
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/install"
@@ -187,7 +188,7 @@ func (f *fixture) deps() Deps {
 		Root: f.root, Log: quietLog(), Journal: j, Config: f.cfg,
 		Systemd:    func(context.Context) (systemd.Manager, error) { return f.sys, nil },
 		NodeName:   "node1",
-		Containers: func(string) ContainerRemover { return f.ctrs },
+		Containers: func(string) component.ContainerRemover { return f.ctrs },
 		NewClient: func(host.Root, string, time.Duration) (kubernetes.Interface, error) {
 			return nil, errors.New("no API server in this test")
 		},
@@ -248,7 +249,7 @@ func (c *fakeContainers) List(context.Context) ([]string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.down {
-		return nil, ErrRuntimeDown
+		return nil, component.ErrRuntimeDown
 	}
 	return append([]string(nil), c.ids...), nil
 }
@@ -257,7 +258,7 @@ func (c *fakeContainers) RemoveAll(context.Context) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.down {
-		return 0, ErrRuntimeDown
+		return 0, component.ErrRuntimeDown
 	}
 	n := len(c.ids)
 	c.removed += n
@@ -499,7 +500,7 @@ func TestUninstallAfterAPartialInstall(t *testing.T) {
 	ctrs := &fakeContainers{down: true}
 	u := New(Deps{Root: root, Log: quietLog(), Journal: j, Config: testConfig("/var/lib/containerd"), NodeName: "node1",
 		Systemd:    func(context.Context) (systemd.Manager, error) { return sys, nil },
-		Containers: func(string) ContainerRemover { return ctrs },
+		Containers: func(string) component.ContainerRemover { return ctrs },
 	})
 	if _, err := phase.Run(context.Background(), u.Steps(), phase.Options{Root: dir, NoJournal: true}); err != nil {
 		t.Fatal(err)

@@ -1,22 +1,28 @@
-package uninstall
+package docker
 
 import (
 	"context"
-	"errors"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/add2tkectl/add2tkectl/pkg/host"
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 )
 
-// fakeDockerd serves the two calls dockerRemover makes on a unix socket,
+// fakeDockerd serves the two calls the remover makes on a unix socket,
 // with the kubelet's containers (k8s_*) among an operator's own.
-func fakeDockerd(t *testing.T) (socket string, removed func() []string) {
+func fakeDockerd(t *testing.T, root host.Root) (removed func() []string) {
 	t.Helper()
-	socket = filepath.Join(t.TempDir(), "docker.sock")
+	socket := root.Path(paths.DockerSocket)
+	if err := os.MkdirAll(filepath.Dir(socket), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	l, err := net.Listen("unix", socket)
 	if err != nil {
 		t.Fatal(err)
@@ -43,7 +49,7 @@ func fakeDockerd(t *testing.T) (socket string, removed func() []string) {
 	srv := &http.Server{Handler: mux}
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close() })
-	return socket, func() []string {
+	return func() []string {
 		mu.Lock()
 		defer mu.Unlock()
 		out := append([]string(nil), gone...)
@@ -53,8 +59,9 @@ func fakeDockerd(t *testing.T) (socket string, removed func() []string) {
 }
 
 func TestDockerRemoverRemovesOnlyTheKubeletsContainers(t *testing.T) {
-	socket, removed := fakeDockerd(t)
-	r := &dockerRemover{socket: socket}
+	root := host.Root{Dir: shortTempDir(t)}
+	removed := fakeDockerd(t, root)
+	r := Runtime.Containers(root)
 	ids, err := r.List(context.Background())
 	if err != nil || strings.Join(ids, ",") != "a1,b2" {
 		t.Fatalf("List = %v, %v; want the two k8s_ containers", ids, err)
@@ -65,14 +72,5 @@ func TestDockerRemoverRemovesOnlyTheKubeletsContainers(t *testing.T) {
 	}
 	if got := strings.Join(removed(), ","); got != "a1,b2" {
 		t.Errorf("removed %s, want a1,b2 (never the operator's my-k8s_tool)", got)
-	}
-}
-
-func TestRemoverOfAStoppedRuntimeSaysSo(t *testing.T) {
-	dir := t.TempDir()
-	for _, r := range []ContainerRemover{&dockerRemover{socket: filepath.Join(dir, "docker.sock")}, &containerdRemover{socket: filepath.Join(dir, "containerd.sock")}} {
-		if _, err := r.RemoveAll(context.Background()); !errors.Is(err, ErrRuntimeDown) {
-			t.Errorf("%T with no socket: %v, want ErrRuntimeDown", r, err)
-		}
 	}
 }
