@@ -44,10 +44,10 @@ func newInstallCommand(g *Globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "install",
 		Short: "Join this host to the cluster as a node of the pool",
-		Long: `install runs, in order, the phases preflight, download, host, runtime, images,
-kubelet, join and userscript. Each phase first checks whether the host already
-satisfies it, so a second install with the same configuration changes nothing,
-and an install that was interrupted completes where it stopped.
+		Long: "install runs these phases, in order:\n\n" + install.Workflow.Help() + `
+Each phase first checks whether the host already satisfies it, so a second
+install with the same configuration changes nothing, and an install that was
+interrupted completes where it stopped; --skip-phases leaves phases out.
 
 Progress goes to stderr; the result (-o json|yaml: one object with "changed"
 and each phase's status and duration) to stdout. What each phase installed is
@@ -67,7 +67,7 @@ SIGINT or SIGTERM stops the run after the current step; a second one at once.`,
 	}
 	f := cmd.Flags()
 	f.BoolVar(&o.DryRun, "dry-run", false, "print the plan and change nothing")
-	f.StringSliceVar(&o.SkipPhases, "skip-phases", nil, "phases to skip, comma separated: "+strings.Join(installPhaseNames(), ","))
+	f.StringSliceVar(&o.SkipPhases, "skip-phases", nil, "phases to skip, comma separated: "+strings.Join(install.Workflow.Names(), ","))
 	f.StringSliceVar(&o.IgnorePreflightErrors, "ignore-preflight-errors", nil, "preflight checks whose failure is only a warning, comma separated, or 'all'")
 	f.StringVar(&o.ArtifactsDir, "artifacts-dir", "", "take artifacts from this directory (air-gapped sites) instead of downloading")
 	f.DurationVar(&o.Timeout, "timeout", 10*time.Minute, "give up waiting (for the lock, the node to join) after this long")
@@ -76,7 +76,7 @@ SIGINT or SIGTERM stops the run after the current step; a second one at once.`,
 
 func runInstall(ctx context.Context, g *Globals, o *InstallOptions) error {
 	// Refuse a bad phase name before anything else happens.
-	if err := phase.CheckNames(install.Placeholders(), o.SkipPhases); err != nil {
+	if err := install.Workflow.CheckNames(o.SkipPhases); err != nil {
 		return fmt.Errorf("--skip-phases: %w", err)
 	}
 	cfg, err := loadConfig(g)
@@ -172,5 +172,3 @@ func signalContext(parent context.Context, log logrus.FieldLogger) (context.Cont
 func commandLine() string {
 	return strings.Join(os.Args, " ")
 }
-
-func installPhaseNames() []string { return install.Names }

@@ -75,7 +75,7 @@ func runStatus(ctx context.Context, g *Globals) error {
 		Root:       root,
 		Config:     cfg,
 		NodeName:   name,
-		PhaseNames: install.Names,
+		PhaseNames: install.Workflow.Names(),
 		Log:        log,
 		Systemd: func(ctx context.Context) (systemd.Manager, error) {
 			m, err := systemd.NewDBus(ctx)

@@ -31,8 +31,8 @@ func newUninstallCommand(g *Globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "uninstall",
 		Short: "Remove what install put on this host and give the host back",
-		Long: `uninstall runs, in order, the steps node, pods, mounts, network, host, files
-and state. It stops and removes exactly what install recorded in its journal
+		Long: "uninstall runs these steps, in order:\n\n" + uninstall.Workflow.Help() + `
+It stops and removes exactly what install recorded in its journal
 (/var/lib/add2tkectl/state.json): services, files, directories, kernel
 settings; and what those services made while they ran: the pods' containers
 (removed through the runtime, then their cgroups and the runtime's shims),

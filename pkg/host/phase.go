@@ -6,12 +6,11 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 )
 
-// Phase is the "host" install phase: kernel modules, sysctls and swap.
-func (s *Settings) Phase() phase.Phase {
-	return phase.Phase{
-		Name:        "host",
-		Description: "load kernel modules, set sysctls, turn swap off",
-		Satisfied:   s.Satisfied,
+// Work is the work of the "host" install phase: kernel modules, sysctls and
+// swap.
+func (s *Settings) Work() phase.Work {
+	return phase.Work{
+		Satisfied: s.Satisfied,
 		Run: func(ctx context.Context, rec phase.Recorder) error {
 			changed, err := s.Apply(ctx, rec)
 			for _, c := range changed {

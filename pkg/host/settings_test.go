@@ -406,7 +406,7 @@ func maps(m map[string]string) map[string]string {
 func TestPhaseIsSatisfiedAfterItsRun(t *testing.T) {
 	root := bareHost(t)
 	s, _ := liveSettings(t, root)
-	p := s.Phase()
+	p := s.Work()
 	ctx := context.Background()
 	if ok, _ := p.Satisfied(ctx); ok {
 		t.Fatal("bare host satisfied")

@@ -207,6 +207,9 @@ func (a *artifacts) needed(m *artifact.Manifest) ([]artifact.Artifact, error) {
 	return out, nil
 }
 
+// errNotDownloaded: the artifacts are in neither this run nor the cache.
+var errNotDownloaded = errors.New("the artifacts are not downloaded yet: run install without skipping the download phase")
+
 // get returns the artifacts for a later phase; the download phase must
 // have run or been satisfied in this run (it is never skipped silently).
 func (a *artifacts) get(ctx context.Context) (map[string]string, error) {
@@ -220,7 +223,7 @@ func (a *artifacts) get(ctx context.Context) (map[string]string, error) {
 		return nil, err
 	}
 	if !ok {
-		return nil, fmt.Errorf("the artifacts are not downloaded yet: run install without skipping the download phase")
+		return nil, errNotDownloaded
 	}
 	a.paths = local
 	return local, nil

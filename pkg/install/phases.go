@@ -4,6 +4,7 @@ package install
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -51,20 +52,6 @@ type Deps struct {
 	Dialer preflight.Dialer
 }
 
-// Names are the install phases' names in order, for flags and help text
-// (a test keeps them equal to what Phases returns).
-var Names = []string{"preflight", "download", "host", "runtime", "images", "kubelet", "join", "userscript"}
-
-// Placeholders are the phases by name only, to check --skip-phases before
-// anything is loaded.
-func Placeholders() []phase.Phase {
-	out := make([]phase.Phase, len(Names))
-	for i, n := range Names {
-		out[i] = phase.Phase{Name: n}
-	}
-	return out
-}
-
 // Phases returns the install phases in the order they run.
 func Phases(d Deps) ([]phase.Phase, error) {
 	if d.Progress == nil {
@@ -82,41 +69,16 @@ func Phases(d Deps) ([]phase.Phase, error) {
 	settings.Log = d.Log
 	s := &steps{d: &d, arts: &artifacts{d: &d}}
 
-	return []phase.Phase{
-		preflight.Phase(in, d.IgnorePreflightErrors, d.Log),
-		{
-			Name:        "download",
-			Description: "download and verify the signed artifacts",
-			Satisfied:   s.arts.Satisfied,
-			Run:         s.arts.Run,
-		},
-		settings.Phase(),
-		{
-			Name:        "runtime",
-			Description: "install the container runtime (" + d.Config.NodePool.Runtime.Kind + ")",
-			Satisfied:   s.runtimeSatisfied,
-			Run:         s.runtimeRun,
-		},
-		{
-			Name:        "images",
-			Description: "import the offline images (pause, cilium)",
-			Satisfied:   s.imagesSatisfied,
-			Run:         s.imagesRun,
-		},
-		{
-			Name:        "kubelet",
-			Description: "install and configure kubelet",
-			Satisfied:   s.kubeletSatisfied,
-			Run:         s.kubeletRun,
-		},
-		{
-			Name:        "join",
-			Description: "register the node with its labels, taints and cordon state",
-			Satisfied:   s.joinSatisfied,
-			Run:         s.joinRun,
-		},
-		s.userScriptPhase(),
-	}, nil
+	return Workflow.Phases(map[string]phase.Work{
+		PhasePreflight:  preflight.Phase(in, d.IgnorePreflightErrors, d.Log),
+		PhaseDownload:   {Satisfied: s.arts.Satisfied, Run: s.arts.Run},
+		PhaseHost:       settings.Work(),
+		PhaseRuntime:    {Satisfied: s.runtimeSatisfied, Run: s.runtimeRun, Detail: d.Config.NodePool.Runtime.Kind},
+		PhaseImages:     {Satisfied: s.imagesSatisfied, Run: s.imagesRun},
+		PhaseKubelet:    {Satisfied: s.kubeletSatisfied, Run: s.kubeletRun},
+		PhaseJoin:       {Satisfied: s.joinSatisfied, Run: s.joinRun},
+		PhaseUserscript: s.userScriptWork(),
+	}), nil
 }
 
 // steps holds what the phases share within one run.
@@ -159,7 +121,7 @@ func (s *steps) runtimeDeps(ctx context.Context, rec phase.Recorder) (containerd
 func (s *steps) runtimeSatisfied(ctx context.Context) (bool, error) {
 	cd, dd, err := s.runtimeDeps(ctx, nil)
 	if err != nil {
-		return false, nil
+		return undecided(err)
 	}
 	if s.docker() {
 		return docker.Satisfied(ctx, dd)
@@ -194,7 +156,7 @@ func (s *steps) imagesDeps(ctx context.Context, rec phase.Recorder) (images.Deps
 func (s *steps) imagesSatisfied(ctx context.Context) (bool, error) {
 	d, err := s.imagesDeps(ctx, nil)
 	if err != nil {
-		return false, nil
+		return undecided(err)
 	}
 	return images.Satisfied(ctx, d)
 }
@@ -231,7 +193,7 @@ func (s *steps) kubeletDeps(ctx context.Context, rec phase.Recorder) (kubelet.De
 func (s *steps) kubeletSatisfied(ctx context.Context) (bool, error) {
 	d, err := s.kubeletDeps(ctx, nil)
 	if err != nil {
-		return false, nil
+		return undecided(err)
 	}
 	return kubelet.Satisfied(ctx, d)
 }
@@ -306,6 +268,17 @@ func (s *steps) joinRun(ctx context.Context, rec phase.Recorder) error {
 	}
 	_, err = join.Run(ctx, d, rec) // it logs taint drift itself
 	return err
+}
+
+// undecided is a Satisfied that could not gather what it checks against.
+// Artifacts not downloaded yet (a fresh host, a dry run) are a definite
+// "not satisfied": the download phase before it fetches them and this phase
+// then installs from them. Anything else is returned: the phase cannot tell.
+func undecided(err error) (bool, error) {
+	if errors.Is(err, errNotDownloaded) {
+		return false, nil
+	}
+	return false, err
 }
 
 // NodeIP is the source address of this host's route to the API server: the

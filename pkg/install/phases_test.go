@@ -40,7 +40,7 @@ func phaseNames(t *testing.T, c *config.NodePoolJoin) ([]string, []string) {
 
 func TestPhasesAreTheDesignedOrder(t *testing.T) {
 	names, _ := phaseNames(t, sampleConfig(t))
-	if diff := cmp.Diff(Names, names); diff != "" {
+	if diff := cmp.Diff(Workflow.Names(), names); diff != "" {
 		t.Errorf("install phases (-want +got):\n%s", diff)
 	}
 }

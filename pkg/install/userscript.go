@@ -7,9 +7,9 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/userscript"
 )
 
-// userScriptPhase runs the pool's custom script once per content, after the
+// userScriptWork runs the pool's custom script once per content, after the
 // node is Ready (the join phase before it waited for that).
-func (s *steps) userScriptPhase() phase.Phase {
+func (s *steps) userScriptWork() phase.Work {
 	deps := func() (userscript.Deps, error) {
 		name, err := NodeName(s.d.Root)
 		if err != nil {
@@ -17,9 +17,7 @@ func (s *steps) userScriptPhase() phase.Phase {
 		}
 		return userscript.Deps{Root: s.d.Root, Log: s.d.Log.WithField("phase", "userscript"), Config: s.d.Config, NodeName: name}, nil
 	}
-	return phase.Phase{
-		Name:        "userscript",
-		Description: "run the node pool's user script",
+	return phase.Work{
 		Satisfied: func(context.Context) (bool, error) {
 			d, err := deps()
 			if err != nil {

@@ -20,7 +20,7 @@ import (
 // read from cluster-info and pinned: the later phases use it as if it had
 // been given. Without a pinned CA the install cannot go on, so that
 // failure is not ignorable.
-func Phase(in *Inputs, ignore []string, log logrus.FieldLogger) phase.Phase {
+func Phase(in *Inputs, ignore []string, log logrus.FieldLogger) phase.Work {
 	var (
 		once sync.Once
 		rep  Report
@@ -39,9 +39,7 @@ func Phase(in *Inputs, ignore []string, log logrus.FieldLogger) phase.Phase {
 		})
 		return err
 	}
-	return phase.Phase{
-		Name:        "preflight",
-		Description: "check that this host can join the cluster",
+	return phase.Work{
 		Satisfied: func(ctx context.Context) (bool, error) {
 			if e := check(ctx); e != nil {
 				return false, nil // Run reports it, as the phase's failure

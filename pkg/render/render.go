@@ -119,15 +119,17 @@ type Result struct {
 	Notes []string `json:"notes"`
 }
 
-// Phase names, install's own, so that install and uninstall on the node
-// find the records where they would have made them.
-const (
-	phaseDownload   = "download"
-	phaseHost       = "host"
-	phaseRuntime    = "runtime"
-	phaseKubelet    = "kubelet"
-	phaseUserscript = "userscript"
-)
+// Workflow is render's phases: those of install.Workflow that write files,
+// under install's names and in its order, so that install and uninstall on
+// the node find the records where they would have made them. Each says
+// what render does in it.
+var Workflow = phase.Workflow{
+	{Name: install.PhaseDownload, Description: "verify the offline artifacts into the cache"},
+	{Name: install.PhaseHost, Description: "write the kernel module and sysctl files, comment out swap in fstab"},
+	{Name: install.PhaseRuntime, Description: "write the container runtime's files"},
+	{Name: install.PhaseKubelet, Description: "write the kubelet's files"},
+	{Name: install.PhaseUserscript, Description: "write the node pool's user script (not run)"},
+}
 
 // CheckRoot refuses the host's own root: "", "/", or a directory that is
 // "/" through a link or a bind mount.
@@ -194,29 +196,33 @@ type run struct {
 
 func (r *run) binaries() bool { return r.o.ArtifactsDir != "" }
 
+// phases are the steps of Workflow this render runs: download only with
+// binaries, the user script only when the pool has one.
 func (r *run) phases() []phase.Phase {
-	var ps []phase.Phase
+	work := map[string]phase.Work{
+		install.PhaseHost:    r.work(install.PhaseHost, r.host),
+		install.PhaseRuntime: r.work(install.PhaseRuntime, r.runtime),
+		install.PhaseKubelet: r.work(install.PhaseKubelet, r.kubelet),
+	}
+	work[install.PhaseRuntime] = phase.Work{Run: work[install.PhaseRuntime].Run, Detail: r.o.Config.NodePool.Runtime.Kind}
 	if r.binaries() {
-		ps = append(ps, r.phase(phaseDownload, "verify the offline artifacts into the cache", r.download))
+		work[install.PhaseDownload] = r.work(install.PhaseDownload, r.download)
 	}
-	ps = append(ps,
-		r.phase(phaseHost, "write the kernel module and sysctl files, comment out swap in fstab", r.host),
-		r.phase(phaseRuntime, "write the container runtime's files ("+r.o.Config.NodePool.Runtime.Kind+")", r.runtime),
-		r.phase(phaseKubelet, "write the kubelet's files", r.kubelet),
-	)
 	if r.o.Config.NodePool.UserScript != "" {
-		ps = append(ps, r.phase(phaseUserscript, "write the node pool's user script (not run)", r.userScript))
+		work[install.PhaseUserscript] = r.work(install.PhaseUserscript, r.userScript)
 	}
-	return ps
+	names := make([]string, 0, len(work))
+	for n := range work {
+		names = append(names, n)
+	}
+	return Workflow.Pick(names...).Phases(work)
 }
 
-// phase makes a render step a phase whose recorder also tells r what was
-// written. Satisfied is nil: render always writes (an identical file is
+// work makes a render step a phase's work whose recorder also tells r what
+// was written. Satisfied is nil: render always writes (an identical file is
 // left untouched by the writer).
-func (r *run) phase(name, desc string, do func(context.Context, phase.Recorder) error) phase.Phase {
-	return phase.Phase{
-		Name:        name,
-		Description: desc,
+func (r *run) work(name string, do func(context.Context, phase.Recorder) error) phase.Work {
+	return phase.Work{
 		Run: func(ctx context.Context, rec phase.Recorder) error {
 			return do(ctx, capture{Recorder: rec, r: r, phase: name})
 		},
@@ -268,7 +274,7 @@ func (r *run) download(ctx context.Context, rec phase.Recorder) error {
 	f := &artifact.Fetcher{
 		CacheDir: r.o.Root.Path(paths.CacheDir),
 		Progress: r.o.Progress,
-		Log:      r.o.Log.WithField("phase", phaseDownload),
+		Log:      r.o.Log.WithField("phase", install.PhaseDownload),
 	}
 	locals, err := f.Fetch(ctx, "", m, "linux", r.o.Arch, r.o.ArtifactsDir)
 	r.o.Progress.Wait()
@@ -283,16 +289,16 @@ func (r *run) download(ctx context.Context, rec phase.Recorder) error {
 		r.arts[name] = l.Path
 		// The cache is not journaled (install does not journal it either);
 		// it is listed because it is in the image.
-		r.add(phaseDownload, filepath.Join(paths.CacheDir, filepath.Base(l.Path)))
+		r.add(install.PhaseDownload, filepath.Join(paths.CacheDir, filepath.Base(l.Path)))
 	}
 	return nil
 }
 
 func (r *run) host(ctx context.Context, rec phase.Recorder) error {
 	s := host.NewSettings(r.o.Root, r.o.Config.Cluster.Network.Plugin)
-	s.Log = r.o.Log.WithField("phase", phaseHost)
+	s.Log = r.o.Log.WithField("phase", install.PhaseHost)
 	paths, err := s.WriteFiles(ctx, rec)
-	r.add(phaseHost, paths...)
+	r.add(install.PhaseHost, paths...)
 	return err
 }
 
@@ -300,7 +306,7 @@ func (r *run) capSysResource() (bool, error) { return r.o.CapSysResource, nil }
 
 func (r *run) runtime(_ context.Context, rec phase.Recorder) error {
 	c := r.o.Config
-	log := r.o.Log.WithField("phase", phaseRuntime)
+	log := r.o.Log.WithField("phase", install.PhaseRuntime)
 	sandbox, err := images.SandboxImage(r.arts)
 	if err != nil {
 		return err
@@ -309,20 +315,20 @@ func (r *run) runtime(_ context.Context, rec phase.Recorder) error {
 	// No service manager and no readiness wait: WriteFiles uses neither.
 	if c.NodePool.Runtime.Kind == config.RuntimeDocker {
 		_, err = docker.WriteFiles(docker.Deps{Root: r.o.Root, Log: log, Recorder: rec, Config: c, Artifacts: r.arts, CapSysResource: r.capSysResource}, r.binaries())
-		r.addStamp(phaseRuntime, docker.Component)
+		r.addStamp(install.PhaseRuntime, docker.Component)
 		return err
 	}
 	_, err = containerd.WriteFiles(containerd.Deps{Root: r.o.Root, Log: log, Recorder: rec, Config: c, Artifacts: r.arts, CapSysResource: r.capSysResource}, r.binaries())
-	r.addStamp(phaseRuntime, containerd.Component)
+	r.addStamp(install.PhaseRuntime, containerd.Component)
 	return err
 }
 
 func (r *run) kubelet(_ context.Context, rec phase.Recorder) error {
 	_, err := kubelet.WriteFiles(kubelet.Deps{
-		Root: r.o.Root, Log: r.o.Log.WithField("phase", phaseKubelet), Recorder: rec,
+		Root: r.o.Root, Log: r.o.Log.WithField("phase", install.PhaseKubelet), Recorder: rec,
 		Config: r.o.Config, Artifacts: r.arts, NodeIP: r.o.NodeIP, CgroupV1: r.o.CgroupV1,
 	}, r.binaries())
-	r.addStamp(phaseKubelet, kubelet.Component)
+	r.addStamp(install.PhaseKubelet, kubelet.Component)
 	return err
 }
 

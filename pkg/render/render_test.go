@@ -25,6 +25,7 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/artifact"
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
+	"github.com/add2tkectl/add2tkectl/pkg/install"
 	"github.com/add2tkectl/add2tkectl/pkg/kubelet"
 	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
@@ -568,5 +569,14 @@ func TestInstallAfterRenderRewritesNoRenderedFile(t *testing.T) {
 		if !slices.Contains(fake.Calls(), want) {
 			t.Errorf("systemd calls %v lack %q", fake.Calls(), want)
 		}
+	}
+}
+
+// render's phases are install's, in install's order: install and
+// uninstall on the node find render's records under the names they use.
+func TestRenderPhasesAreInstallsInItsOrder(t *testing.T) {
+	got := Workflow.Names()
+	if want := install.Workflow.Pick(got...).Names(); !cmp.Equal(got, want) {
+		t.Errorf("render phases %v, install's order %v", got, want)
 	}
 }

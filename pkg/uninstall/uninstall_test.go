@@ -576,7 +576,7 @@ func TestNodeIsDeletedWithAnAdminKubeconfig(t *testing.T) {
 
 // An uninstall stopped after any step (killed) is completed by the next.
 func TestUninstallStoppedAfterAnyStepCompletesNextTime(t *testing.T) {
-	for n := 1; n < len(Names); n++ {
+	for n := 1; n < len(Workflow); n++ {
 		f := newFixture(t)
 		u := New(f.deps())
 		if _, err := phase.Run(context.Background(), u.Steps()[:n], phase.Options{Root: f.root.Dir, NoJournal: true}); err != nil {
@@ -587,7 +587,7 @@ func TestUninstallStoppedAfterAnyStepCompletesNextTime(t *testing.T) {
 		}
 		for _, p := range append(append([]string(nil), f.files...), paths.StateDir, "/var/lib/kubelet", "/etc/cni") {
 			if f.exists(p) {
-				t.Errorf("stopped after %s: %s left", Names[n-1], p)
+				t.Errorf("stopped after %s: %s left", Workflow[n-1].Name, p)
 			}
 		}
 	}
