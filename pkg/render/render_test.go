@@ -554,7 +554,7 @@ func TestInstallAfterRenderRewritesNoRenderedFile(t *testing.T) {
 	}
 	after := mtimes(t, o.Root.Dir)
 	for _, f := range res.Files {
-		if f.Phase != phaseRuntime && f.Phase != phaseKubelet {
+		if f.Phase != install.PhaseRuntime && f.Phase != install.PhaseKubelet {
 			continue
 		}
 		if before[f.Path] != after[f.Path] {
