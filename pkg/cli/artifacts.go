@@ -2,7 +2,6 @@ package cli
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -17,22 +16,6 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/install"
 	"github.com/add2tkectl/add2tkectl/pkg/paths"
 )
-
-func init() {
-	// An expired presigned link exits 5; any other artifact failure
-	// (signature, checksum, download, extraction) exits 4.
-	exitMappers = append(exitMappers, func(err error) (int, bool) {
-		var ee *artifact.ExpiredError
-		if errors.As(err, &ee) {
-			return ExitExpired, true
-		}
-		var ae *artifact.Error
-		if errors.As(err, &ae) {
-			return ExitArtifact, true
-		}
-		return 0, false
-	})
-}
 
 func newArtifactsCommand(g *Globals) *cobra.Command {
 	cmd := &cobra.Command{

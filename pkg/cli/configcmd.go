@@ -11,19 +11,6 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 )
 
-func init() {
-	// A configuration that can't be read or breaks a rule is the operator's
-	// input to fix: exit 2.
-	exitMappers = append(exitMappers, func(err error) (int, bool) {
-		var le *config.LoadError
-		var ve *config.ValidationError
-		if errors.As(err, &le) || errors.As(err, &ve) {
-			return ExitUsage, true
-		}
-		return 0, false
-	})
-}
-
 // configSourcesHelp is shared by the help of every command that reads the
 // configuration.
 const configSourcesHelp = `Where the configuration comes from, highest precedence first:

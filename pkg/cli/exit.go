@@ -3,6 +3,14 @@ package cli
 import (
 	"errors"
 	"fmt"
+
+	"github.com/add2tkectl/add2tkectl/pkg/artifact"
+	"github.com/add2tkectl/add2tkectl/pkg/config"
+	"github.com/add2tkectl/add2tkectl/pkg/join"
+	"github.com/add2tkectl/add2tkectl/pkg/phase"
+	"github.com/add2tkectl/add2tkectl/pkg/preflight"
+	"github.com/add2tkectl/add2tkectl/pkg/render"
+	"github.com/add2tkectl/add2tkectl/pkg/status"
 )
 
 // Exit codes, a contract with scripts and Ansible (DESIGN section 2).
@@ -16,6 +24,36 @@ const (
 	ExitJoin      = 6
 )
 
+// exitTable maps an error to the exit code it stands for, read top to
+// bottom: the first row that the error, or an error it wraps, matches wins.
+// Order matters where one error wraps another: an expired link that
+// preflight finds is still 5 (regenerate the script), not 3.
+var exitTable = []struct {
+	code  int
+	match func(error) bool
+	what  string
+}{
+	{ExitUsage, is[*usageError], "bad command-line input"},
+	{ExitExpired, is[*artifact.ExpiredError], "a presigned link that expired"},
+	{ExitArtifact, is[*artifact.Error], "any other artifact failure: signature, checksum, download, extraction"},
+	{ExitUsage, is[*config.LoadError], "a configuration that cannot be read"},
+	{ExitUsage, is[*config.ValidationError], "a configuration that breaks a rule"},
+	{ExitUsage, is[*phase.UnknownPhaseError], "a --skip-phases name that is no phase"},
+	{ExitJoin, is[*join.TimeoutError], "a join that did not complete within --timeout"},
+	{ExitPreflight, is[*preflight.FailedError], "a failed preflight check"},
+	{ExitUsage, is[*preflight.UnknownCheckError], "a misspelt --ignore-preflight-errors name"},
+	{ExitUsage, is[*render.LiveRootError], "render into the host's own root"},
+	{ExitFailure, is[*status.NotInstalledError], "status: not installed (not healthy to Ansible and monitoring)"},
+	{ExitFailure, is[*status.DegradedError], "status: degraded"},
+	{ExitUsage, isCobraUsageError, "cobra's own usage errors (unknown command, bad flag value)"},
+}
+
+// is reports whether err is, or wraps, an error of type T.
+func is[T error](err error) bool {
+	var t T
+	return errors.As(err, &t)
+}
+
 // usageError is bad command-line input.
 type usageError struct{ msg string }
 
@@ -27,24 +65,13 @@ func usageErrorf(format string, a ...any) error {
 
 // ExitCode maps an error from any package to the exit code it stands for.
 func ExitCode(err error) int {
-	var ue *usageError
-	switch {
-	case err == nil:
+	if err == nil {
 		return ExitOK
-	case errors.As(err, &ue):
-		return ExitUsage
 	}
-	for _, m := range exitMappers {
-		if code, ok := m(err); ok {
-			return code
+	for _, row := range exitTable {
+		if row.match(err) {
+			return row.code
 		}
-	}
-	if isCobraUsageError(err) {
-		return ExitUsage
 	}
 	return ExitFailure
 }
-
-// exitMappers recognise typed errors of the capability packages; each
-// capability registers its mapper in the file that wires its command.
-var exitMappers []func(error) (int, bool)

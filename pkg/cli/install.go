@@ -19,17 +19,6 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 )
 
-func init() {
-	// A --skip-phases name that is no phase is a usage error: exit 2.
-	exitMappers = append(exitMappers, func(err error) (int, bool) {
-		var ue *phase.UnknownPhaseError
-		if errors.As(err, &ue) {
-			return ExitUsage, true
-		}
-		return 0, false
-	})
-}
-
 // InstallOptions are the flags of install.
 type InstallOptions struct {
 	DryRun                bool

@@ -11,22 +11,6 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/preflight"
 )
 
-func init() {
-	// A failed check is exit 3; a misspelt --ignore-preflight-errors name
-	// is a usage error.
-	exitMappers = append(exitMappers, func(err error) (int, bool) {
-		var fe *preflight.FailedError
-		var ue *preflight.UnknownCheckError
-		switch {
-		case errors.As(err, &fe):
-			return ExitPreflight, true
-		case errors.As(err, &ue):
-			return ExitUsage, true
-		}
-		return 0, false
-	})
-}
-
 func newPreflightCommand(g *Globals) *cobra.Command {
 	var ignore []string
 	cmd := &cobra.Command{

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -17,17 +16,6 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/render"
 	"github.com/add2tkectl/add2tkectl/pkg/runtime/containerd"
 )
-
-func init() {
-	// render into the host's own root is a usage error: exit 2.
-	exitMappers = append(exitMappers, func(err error) (int, bool) {
-		var le *render.LiveRootError
-		if errors.As(err, &le) {
-			return ExitUsage, true
-		}
-		return 0, false
-	})
-}
 
 // RenderOptions are the flags of render.
 type RenderOptions struct {

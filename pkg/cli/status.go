@@ -13,19 +13,6 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/systemd"
 )
 
-func init() {
-	// Not installed and degraded are both "not healthy" to Ansible and
-	// monitoring: exit 1, as the design promises.
-	exitMappers = append(exitMappers, func(err error) (int, bool) {
-		var ni *status.NotInstalledError
-		var de *status.DegradedError
-		if errors.As(err, &ni) || errors.As(err, &de) {
-			return ExitFailure, true
-		}
-		return 0, false
-	})
-}
-
 func newStatusCommand(g *Globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "status",
