@@ -17,7 +17,13 @@ var update = flag.Bool("update", false, "rewrite golden files under testdata/ wi
 // Assert compares got with testdata/<name> and fails with a line diff.
 func Assert(t *testing.T, name string, got []byte) {
 	t.Helper()
-	p := filepath.Join("testdata", name)
+	AssertFile(t, filepath.Join("testdata", name), got)
+}
+
+// AssertFile compares got with the golden file at p (relative to the
+// test's package directory, like testdata/).
+func AssertFile(t *testing.T, p string, got []byte) {
+	t.Helper()
 	if *update {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)

@@ -4,16 +4,15 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	goldenfile "github.com/add2tkectl/add2tkectl/internal/golden"
+
 	"sigs.k8s.io/yaml"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 const testdata = "../../testdata/config"
 
@@ -99,18 +98,7 @@ func TestGoodConfigsMatchTheirView(t *testing.T) {
 				t.Fatal(err)
 			}
 			golden := filepath.Join(testdata, "view", strings.TrimSuffix(name, filepath.Ext(name))+".yaml")
-			if *update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("effective configuration differs from %s (go test -update rewrites it):\n%s", golden, got)
-			}
+			goldenfile.AssertFile(t, golden, got)
 			if bytes.Contains(got, []byte(tokenSecret)) || bytes.Contains(got, []byte(presignSecret)) {
 				t.Errorf("view leaks a secret:\n%s", got)
 			}

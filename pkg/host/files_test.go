@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/add2tkectl/add2tkectl/internal/golden"
 )
 
 // TestWriteFilesTouchesNoKernel: on a host whose procfs is present (an
@@ -41,7 +43,7 @@ func TestWriteFilesTouchesNoKernel(t *testing.T) {
 			t.Errorf("%s not in the journal", p)
 		}
 	}
-	golden(t, "fstab.swapoff", readFile(t, root, Fstab))
+	golden.Assert(t, "fstab.swapoff.golden", []byte(readFile(t, root, Fstab)))
 	if want := []string{ModulesLoadFile, SysctlFile, Fstab}; !slices.Equal(paths, want) {
 		t.Errorf("paths = %q, want %q", paths, want)
 	}

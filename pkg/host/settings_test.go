@@ -2,7 +2,6 @@ package host
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,13 +9,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/add2tkectl/add2tkectl/internal/golden"
+
 	"github.com/google/go-cmp/cmp"
 	"github.com/sirupsen/logrus"
 
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files in testdata/")
 
 // memRecorder is an in-memory journal.
 type memRecorder struct {
@@ -168,9 +167,9 @@ func TestSettingsApplyIdempotentAndRevertRoundTrip(t *testing.T) {
 			t.Errorf("/proc/sys/%s = %q, want %q", key, got, want)
 		}
 	}
-	golden(t, "modules-load.conf", readFile(t, root, ModulesLoadFile))
-	golden(t, "sysctl.conf", readFile(t, root, SysctlFile))
-	golden(t, "fstab.swapoff", readFile(t, root, Fstab))
+	golden.Assert(t, "modules-load.conf.golden", []byte(readFile(t, root, ModulesLoadFile)))
+	golden.Assert(t, "sysctl.conf.golden", []byte(readFile(t, root, SysctlFile)))
+	golden.Assert(t, "fstab.swapoff.golden", []byte(readFile(t, root, Fstab)))
 
 	// The journal: our two files are owned (uninstall deletes them); fstab
 	// is only edited and must never be listed as a file of ours.
@@ -365,23 +364,6 @@ func TestFstabSwapLines(t *testing.T) {
 	restored, n := RestoreFstabSwap(edited)
 	if n != 2 || string(restored) != fstabWithSwap {
 		t.Errorf("RestoreFstabSwap restored %d lines:\n%s", n, restored)
-	}
-}
-
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	p := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(p, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("golden %s: %v (run go test -update)", p, err)
-	}
-	if d := cmp.Diff(string(want), got); d != "" {
-		t.Errorf("%s differs from %s (-want +got):\n%s", name, p, d)
 	}
 }
 

@@ -1,15 +1,10 @@
 package preflight
 
 import (
-	"flag"
-	"os"
-	"path/filepath"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/add2tkectl/add2tkectl/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files in testdata/")
 
 func TestFormatTextGolden(t *testing.T) {
 	rep := Report{Results: []Result{
@@ -22,20 +17,5 @@ func TestFormatTextGolden(t *testing.T) {
 			Remediation: "remove it, or run add2tkectl uninstall"},
 	}}
 	got := FormatText(rep)
-	p := filepath.Join("testdata", "report.txt.golden")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if d := cmp.Diff(string(want), string(got)); d != "" {
-		t.Errorf("FormatText differs from %s (-want +got):\n%s", p, d)
-	}
+	golden.Assert(t, "report.txt.golden", got)
 }

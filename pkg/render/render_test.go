@@ -1,7 +1,6 @@
 package render
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -16,6 +15,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	goldenfile "github.com/add2tkectl/add2tkectl/internal/golden"
 
 	"github.com/google/go-cmp/cmp"
 	logtest "github.com/sirupsen/logrus/hooks/test"
@@ -153,17 +154,11 @@ func listed(res *Result) map[string]string {
 // assertGolden compares a rendered file with a component's golden file.
 func assertGolden(t *testing.T, root host.Root, hostPath, golden string) {
 	t.Helper()
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
 	got, err := os.ReadFile(root.Path(hostPath))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from %s (-golden +rendered):\n%s", hostPath, golden, cmp.Diff(string(want), string(got)))
-	}
+	goldenfile.AssertFile(t, golden, got)
 }
 
 func TestRenderWritesExactlyWhatInstallsComponentsWrite(t *testing.T) {

@@ -1,38 +1,13 @@
 package status
 
 import (
-	"flag"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/add2tkectl/add2tkectl/internal/golden"
 
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files in testdata/")
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	p := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if d := cmp.Diff(string(want), string(got)); d != "" {
-		t.Errorf("FormatText differs from %s (-want +got):\n%s", p, d)
-	}
-}
 
 func at(s string) *time.Time {
 	t, err := time.Parse(time.RFC3339, s)
@@ -68,7 +43,7 @@ func healthyReport() *Report {
 }
 
 func TestFormatTextHealthyGolden(t *testing.T) {
-	golden(t, "healthy.txt.golden", FormatText(healthyReport()))
+	golden.Assert(t, "healthy.txt.golden", FormatText(healthyReport()))
 }
 
 func TestFormatTextDegradedGolden(t *testing.T) {
@@ -85,7 +60,7 @@ func TestFormatTextDegradedGolden(t *testing.T) {
 		Unchecked: []string{"labels", "taints"},
 	}
 	r.Problems = problems(r)
-	golden(t, "degraded.txt.golden", FormatText(r))
+	golden.Assert(t, "degraded.txt.golden", FormatText(r))
 }
 
 func TestFormatTextNodeDriftGolden(t *testing.T) {
@@ -104,10 +79,10 @@ func TestFormatTextNodeDriftGolden(t *testing.T) {
 		},
 	}
 	r.Problems = problems(r)
-	golden(t, "node-drift.txt.golden", FormatText(r))
+	golden.Assert(t, "node-drift.txt.golden", FormatText(r))
 }
 
 func TestFormatTextNotInstalledGolden(t *testing.T) {
 	r := &Report{Problems: []string{"not installed"}, NodeName: "host3", Install: Install{State: InstallNotInstalled, Phases: []Phase{}}}
-	golden(t, "not-installed.txt.golden", FormatText(r))
+	golden.Assert(t, "not-installed.txt.golden", FormatText(r))
 }
