@@ -70,4 +70,6 @@ func TestExitTableMapsEachTypedError(t *testing.T) {
 }
 
 // isPlain: cobra's own errors are plain strings and come unwrapped.
-func isPlain(err error) bool { return errors.Unwrap(err) == nil && fmt.Sprintf("%T", err) == "*errors.errorString" }
+func isPlain(err error) bool {
+	return errors.Unwrap(err) == nil && fmt.Sprintf("%T", err) == "*errors.errorString"
+}
