@@ -1,6 +1,8 @@
 package binary
 
 import (
+	"os"
+
 	"github.com/sirupsen/logrus"
 
 	"github.com/add2tkectl/add2tkectl/pkg/host"
@@ -17,6 +19,14 @@ type Layout struct {
 	Units []string
 	// VersionKey and Version are the journal fact of the installed version.
 	VersionKey, Version string
+}
+
+// WriteWarned logs the component's warnings, then writes the layout.
+func (l Layout) WriteWarned(root host.Root, rec phase.Recorder, artifacts map[string]string, binaries bool, log logrus.FieldLogger, warnings []string) ([]string, error) {
+	for _, w := range warnings {
+		log.Warn(w)
+	}
+	return l.Write(root, rec, artifacts, binaries, log)
 }
 
 // Write puts the layout on the host, recording every directory, file and
@@ -57,4 +67,24 @@ func (l Layout) Write(root host.Root, rec phase.Recorder, artifacts map[string]s
 		}
 	}
 	return changed, nil
+}
+
+// Satisfied reports whether Write would change nothing: every binary is the
+// artifact's, every rendered file holds what it would write, with its mode,
+// and every directory exists.
+func (l Layout) Satisfied(root host.Root, artifacts map[string]string) (bool, error) {
+	if ok, err := l.Plan.Satisfied(root, artifacts); err != nil || !ok {
+		return false, err
+	}
+	for p, want := range l.Files {
+		if ok, err := SameFile(root.Path(p), want.Data, want.Mode); err != nil || !ok {
+			return false, err
+		}
+	}
+	for _, dir := range l.Dirs {
+		if st, err := os.Stat(root.Path(dir)); err != nil || !st.IsDir() {
+			return false, nil
+		}
+	}
+	return true, nil
 }

@@ -122,24 +122,30 @@ func Service(root host.Root) systemd.Service {
 	return systemd.Service{Unit: UnitName, Files: files}
 }
 
+// Layout is everything the kubelet component puts on the host, and the
+// warnings to give the operator.
+func Layout(d Deps) (binary.Layout, []string, error) {
+	files, warnings, err := Files(d)
+	if err != nil {
+		return binary.Layout{}, nil, err
+	}
+	return binary.Layout{
+		Dirs: Dirs, Plan: Plan(), Files: files, Units: []string{UnitName},
+		VersionKey: KeyVersion, Version: d.Config.Cluster.KubernetesVersion,
+	}, warnings, nil
+}
+
 // WriteFiles puts the kubelet's files in place and starts nothing: its
 // directories, its binary when binaries is set (render without artifacts
 // has none), and Files; it records them, the unit, and the version of a
 // binary it installed. Install and render share it. It returns the host
 // paths it changed.
 func WriteFiles(d Deps, binaries bool) (changed []string, err error) {
-	log := d.Log.WithField("component", Component)
-	files, warnings, err := Files(d)
+	l, warnings, err := Layout(d)
 	if err != nil {
 		return nil, err
 	}
-	for _, w := range warnings {
-		log.Warn(w)
-	}
-	return binary.Layout{
-		Dirs: Dirs, Plan: Plan(), Files: files, Units: []string{UnitName},
-		VersionKey: KeyVersion, Version: d.Config.Cluster.KubernetesVersion,
-	}.Write(d.Root, d.Recorder, d.Artifacts, binaries, log)
+	return l.WriteWarned(d.Root, d.Recorder, d.Artifacts, binaries, d.Log.WithField("component", Component), warnings)
 }
 
 // Install makes the kubelet installed, configured, enabled and running. It
@@ -177,22 +183,12 @@ func Install(ctx context.Context, d Deps) (changed bool, err error) {
 
 // Satisfied reports whether Install would change nothing.
 func Satisfied(ctx context.Context, d Deps) (bool, error) {
-	if ok, err := Plan().Satisfied(d.Root, d.Artifacts); err != nil || !ok {
-		return false, err
-	}
-	files, _, err := Files(d)
+	l, _, err := Layout(d)
 	if err != nil {
 		return false, err
 	}
-	for p, f := range files {
-		if ok, err := binary.SameFile(d.Root.Path(p), f.Data, f.Mode); err != nil || !ok {
-			return false, err
-		}
-	}
-	for _, dir := range Dirs {
-		if st, err := os.Stat(d.Root.Path(dir)); err != nil || !st.IsDir() {
-			return false, nil
-		}
+	if ok, err := l.Satisfied(d.Root, d.Artifacts); err != nil || !ok {
+		return false, err
 	}
 	ok, err := Service(d.Root).Satisfied(ctx, d.Systemd)
 	if err != nil {

@@ -3,7 +3,6 @@ package containerd
 import (
 	"context"
 	"fmt"
-	"os"
 
 	"github.com/sirupsen/logrus"
 
@@ -118,27 +117,33 @@ func Service(root host.Root) systemd.Service {
 	return systemd.Service{Unit: UnitName, Files: files}
 }
 
+// Layout is everything containerd's component puts on the host, and the
+// warnings to give the operator.
+func Layout(d Deps) (binary.Layout, []string, error) {
+	if d.Config.NodePool.Runtime.Kind != config.RuntimeContainerd {
+		return binary.Layout{}, nil, fmt.Errorf("containerd install called for runtime %q", d.Config.NodePool.Runtime.Kind)
+	}
+	files, warnings, err := Files(d)
+	if err != nil {
+		return binary.Layout{}, nil, err
+	}
+	return binary.Layout{
+		Dirs: Dirs(d.Config), Plan: Plan(d.Artifacts), Files: files, Units: []string{UnitName},
+		VersionKey: KeyVersion, Version: d.Config.NodePool.Runtime.Version,
+	}, warnings, nil
+}
+
 // WriteFiles puts containerd's files in place and starts nothing: its
 // directories, its binaries when binaries is set (render without artifacts
 // has none), and Files; it records them, the unit, and the version of
 // binaries it installed. Install and render share it. It returns the host
 // paths it changed.
 func WriteFiles(d Deps, binaries bool) (changed []string, err error) {
-	log := d.Log.WithField("component", Component)
-	if d.Config.NodePool.Runtime.Kind != config.RuntimeContainerd {
-		return nil, fmt.Errorf("containerd install called for runtime %q", d.Config.NodePool.Runtime.Kind)
-	}
-	files, warnings, err := Files(d)
+	l, warnings, err := Layout(d)
 	if err != nil {
 		return nil, err
 	}
-	for _, w := range warnings {
-		log.Warn(w)
-	}
-	return binary.Layout{
-		Dirs: Dirs(d.Config), Plan: Plan(d.Artifacts), Files: files, Units: []string{UnitName},
-		VersionKey: KeyVersion, Version: d.Config.NodePool.Runtime.Version,
-	}.Write(d.Root, d.Recorder, d.Artifacts, binaries, log)
+	return l.WriteWarned(d.Root, d.Recorder, d.Artifacts, binaries, d.Log.WithField("component", Component), warnings)
 }
 
 // Install makes containerd installed, configured, enabled and answering.
@@ -178,22 +183,12 @@ func ready(ctx context.Context, d Deps) error {
 // Satisfied reports whether Install would change nothing: binaries are the
 // artifacts', rendered files are current, and the service runs with them.
 func Satisfied(ctx context.Context, d Deps) (bool, error) {
-	if ok, err := Plan(d.Artifacts).Satisfied(d.Root, d.Artifacts); err != nil || !ok {
-		return false, err
-	}
-	files, _, err := Files(d)
+	l, _, err := Layout(d)
 	if err != nil {
 		return false, err
 	}
-	for p, want := range files {
-		if ok, err := binary.SameFile(d.Root.Path(p), want.Data, want.Mode); err != nil || !ok {
-			return false, err
-		}
-	}
-	for _, dir := range Dirs(d.Config) {
-		if st, err := os.Stat(d.Root.Path(dir)); err != nil || !st.IsDir() {
-			return false, nil
-		}
+	if ok, err := l.Satisfied(d.Root, d.Artifacts); err != nil || !ok {
+		return false, err
 	}
 	return Service(d.Root).Satisfied(ctx, d.Systemd)
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
@@ -153,27 +152,33 @@ func services(root host.Root, c *config.NodePoolJoin) []systemd.Service {
 	return out
 }
 
+// Layout is everything docker's component puts on the host, and the
+// warnings to give the operator.
+func Layout(d Deps) (binary.Layout, []string, error) {
+	if d.Config.NodePool.Runtime.Kind != config.RuntimeDocker {
+		return binary.Layout{}, nil, fmt.Errorf("docker install called for runtime %q", d.Config.NodePool.Runtime.Kind)
+	}
+	files, warnings, err := Files(d)
+	if err != nil {
+		return binary.Layout{}, nil, err
+	}
+	return binary.Layout{
+		Dirs: Dirs(d.Config), Plan: Plan(d.Config, d.Artifacts), Files: files, Units: Units(d.Config),
+		VersionKey: KeyVersion, Version: d.Config.NodePool.Runtime.Version,
+	}, warnings, nil
+}
+
 // WriteFiles puts docker's files in place and starts nothing: its
 // directories, its binaries when binaries is set (render without artifacts
 // has none), and Files; it records them, the units, and the version of
 // binaries it installed. Install and render share it. It returns the host
 // paths it changed.
 func WriteFiles(d Deps, binaries bool) (changed []string, err error) {
-	log := d.Log.WithField("component", Component)
-	if d.Config.NodePool.Runtime.Kind != config.RuntimeDocker {
-		return nil, fmt.Errorf("docker install called for runtime %q", d.Config.NodePool.Runtime.Kind)
-	}
-	files, warnings, err := Files(d)
+	l, warnings, err := Layout(d)
 	if err != nil {
 		return nil, err
 	}
-	for _, w := range warnings {
-		log.Warn(w)
-	}
-	return binary.Layout{
-		Dirs: Dirs(d.Config), Plan: Plan(d.Config, d.Artifacts), Files: files, Units: Units(d.Config),
-		VersionKey: KeyVersion, Version: d.Config.NodePool.Runtime.Version,
-	}.Write(d.Root, d.Recorder, d.Artifacts, binaries, log)
+	return l.WriteWarned(d.Root, d.Recorder, d.Artifacts, binaries, d.Log.WithField("component", Component), warnings)
 }
 
 // Install makes docker (and cri-dockerd when Kubernetes needs it)
@@ -229,22 +234,12 @@ func Install(ctx context.Context, d Deps) (changed bool, err error) {
 
 // Satisfied reports whether Install would change nothing.
 func Satisfied(ctx context.Context, d Deps) (bool, error) {
-	if ok, err := Plan(d.Config, d.Artifacts).Satisfied(d.Root, d.Artifacts); err != nil || !ok {
-		return false, err
-	}
-	files, _, err := Files(d)
+	l, _, err := Layout(d)
 	if err != nil {
 		return false, err
 	}
-	for p, want := range files {
-		if ok, err := binary.SameFile(d.Root.Path(p), want.Data, want.Mode); err != nil || !ok {
-			return false, err
-		}
-	}
-	for _, dir := range Dirs(d.Config) {
-		if st, err := os.Stat(d.Root.Path(dir)); err != nil || !st.IsDir() {
-			return false, nil
-		}
+	if ok, err := l.Satisfied(d.Root, d.Artifacts); err != nil || !ok {
+		return false, err
 	}
 	for _, s := range services(d.Root, d.Config) {
 		if ok, err := s.Satisfied(ctx, d.Systemd); err != nil || !ok {
