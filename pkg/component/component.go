@@ -14,8 +14,25 @@ import (
 	"context"
 	"errors"
 
+	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
+	"github.com/add2tkectl/add2tkectl/pkg/phase"
+	"github.com/add2tkectl/add2tkectl/pkg/systemd"
+	"github.com/sirupsen/logrus"
 )
+
+// Deps is what installing any component needs from its caller; each
+// component's own Deps embeds it and adds what is its alone.
+type Deps struct {
+	Root host.Root
+	// Systemd is the service manager; nil where nothing starts (render).
+	Systemd  systemd.Manager
+	Log      logrus.FieldLogger
+	Recorder phase.Recorder
+	Config   *config.NodePoolJoin
+	// Artifacts maps an artifact name to its verified local file.
+	Artifacts map[string]string
+}
 
 // Component is one part of a node.
 type Component interface {

@@ -16,6 +16,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/add2tkectl/add2tkectl/pkg/artifact"
+	"github.com/add2tkectl/add2tkectl/pkg/component"
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/join"
@@ -104,18 +105,25 @@ func (s *steps) systemd(ctx context.Context) (systemd.Manager, error) {
 
 func (s *steps) docker() bool { return s.d.Config.NodePool.Runtime.Kind == config.RuntimeDocker }
 
-func (s *steps) runtimeDeps(ctx context.Context, rec phase.Recorder) (containerd.Deps, docker.Deps, error) {
+// componentDeps is what every component's install needs, for the phase
+// named; services connects to the service manager too.
+func (s *steps) componentDeps(ctx context.Context, rec phase.Recorder, name string, services bool) (component.Deps, error) {
 	arts, err := s.arts.get(ctx)
 	if err != nil {
-		return containerd.Deps{}, docker.Deps{}, err
+		return component.Deps{}, err
 	}
-	m, err := s.systemd(ctx)
-	if err != nil {
-		return containerd.Deps{}, docker.Deps{}, err
+	d := component.Deps{Root: s.d.Root, Log: s.d.Log.WithField("phase", name), Recorder: rec, Config: s.d.Config, Artifacts: arts}
+	if services {
+		if d.Systemd, err = s.systemd(ctx); err != nil {
+			return component.Deps{}, err
+		}
 	}
-	cd := containerd.Deps{Root: s.d.Root, Systemd: m, Log: s.d.Log.WithField("phase", "runtime"), Recorder: rec, Config: s.d.Config, Artifacts: arts}
-	dd := docker.Deps{Root: s.d.Root, Systemd: m, Log: s.d.Log.WithField("phase", "runtime"), Recorder: rec, Config: s.d.Config, Artifacts: arts}
-	return cd, dd, nil
+	return d, nil
+}
+
+func (s *steps) runtimeDeps(ctx context.Context, rec phase.Recorder) (containerd.Deps, docker.Deps, error) {
+	d, err := s.componentDeps(ctx, rec, PhaseRuntime, true)
+	return containerd.Deps{Deps: d}, docker.Deps{Deps: d}, err
 }
 
 func (s *steps) runtimeSatisfied(ctx context.Context) (bool, error) {
@@ -146,11 +154,8 @@ func (s *steps) runtimeRun(ctx context.Context, rec phase.Recorder) error {
 }
 
 func (s *steps) imagesDeps(ctx context.Context, rec phase.Recorder) (images.Deps, error) {
-	arts, err := s.arts.get(ctx)
-	if err != nil {
-		return images.Deps{}, err
-	}
-	return images.Deps{Root: s.d.Root, Log: s.d.Log.WithField("phase", "images"), Recorder: rec, Config: s.d.Config, Artifacts: arts}, nil
+	d, err := s.componentDeps(ctx, rec, PhaseImages, false)
+	return images.Deps{Deps: d}, err
 }
 
 func (s *steps) imagesSatisfied(ctx context.Context) (bool, error) {
@@ -171,11 +176,7 @@ func (s *steps) imagesRun(ctx context.Context, rec phase.Recorder) error {
 }
 
 func (s *steps) kubeletDeps(ctx context.Context, rec phase.Recorder) (kubelet.Deps, error) {
-	arts, err := s.arts.get(ctx)
-	if err != nil {
-		return kubelet.Deps{}, err
-	}
-	m, err := s.systemd(ctx)
+	d, err := s.componentDeps(ctx, rec, PhaseKubelet, true)
 	if err != nil {
 		return kubelet.Deps{}, err
 	}
@@ -183,11 +184,7 @@ func (s *steps) kubeletDeps(ctx context.Context, rec phase.Recorder) (kubelet.De
 	if err != nil {
 		return kubelet.Deps{}, err
 	}
-	return kubelet.Deps{
-		Root: s.d.Root, Systemd: m, Log: s.d.Log.WithField("phase", "kubelet"), Recorder: rec,
-		Config: s.d.Config, Artifacts: arts, NodeIP: ip.String(),
-		CgroupV1: s.d.Root.Cgroup() != host.CgroupV2,
-	}, nil
+	return kubelet.Deps{Deps: d, NodeIP: ip.String(), CgroupV1: s.d.Root.Cgroup() != host.CgroupV2}, nil
 }
 
 func (s *steps) kubeletSatisfied(ctx context.Context) (bool, error) {

@@ -7,13 +7,10 @@ import (
 	"io/fs"
 	"os"
 
-	"github.com/sirupsen/logrus"
-
 	"github.com/add2tkectl/add2tkectl/pkg/binary"
-	"github.com/add2tkectl/add2tkectl/pkg/config"
+	"github.com/add2tkectl/add2tkectl/pkg/component"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/paths"
-	"github.com/add2tkectl/add2tkectl/pkg/phase"
 	"github.com/add2tkectl/add2tkectl/pkg/runtime/images"
 	"github.com/add2tkectl/add2tkectl/pkg/systemd"
 )
@@ -26,13 +23,7 @@ const Artifact = "kubelet"
 
 // Deps is what installing the kubelet needs from its caller.
 type Deps struct {
-	Root     host.Root
-	Systemd  systemd.Manager
-	Log      logrus.FieldLogger
-	Recorder phase.Recorder
-	Config   *config.NodePoolJoin
-	// Artifacts maps an artifact name to its verified local file.
-	Artifacts map[string]string
+	component.Deps
 	// NodeIP is the source address of the route to the API server.
 	NodeIP string
 	// CgroupDriver is the runtime's driver; "" means systemd.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/add2tkectl/add2tkectl/internal/artifacttest"
 	"github.com/add2tkectl/add2tkectl/internal/testrec"
+	"github.com/add2tkectl/add2tkectl/pkg/component"
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/paths"
@@ -38,10 +39,10 @@ func newDeps(t *testing.T, version string) (Deps, *systemdtest.Fake, *testrec.Re
 	fake := systemdtest.NewFake(root)
 	rec := testrec.New()
 	return Deps{
-		Root: host.Root{Dir: root}, Systemd: fake, Log: log, Recorder: rec, Config: cfg,
-		Artifacts: map[string]string{Artifact: artifacttest.Binary(t, t.TempDir(), "kubelet", version)},
-		NodeIP:    "10.0.1.17", CgroupV1: true,
-		Ready: func(context.Context) error { t.Error("healthz waited before the kubelet has credentials"); return nil },
+		Deps:     component.Deps{Root: host.Root{Dir: root}, Systemd: fake, Log: log, Recorder: rec, Config: cfg, Artifacts: map[string]string{Artifact: artifacttest.Binary(t, t.TempDir(), "kubelet", version)}},
+		NodeIP:   "10.0.1.17",
+		CgroupV1: true,
+		Ready:    func(context.Context) error { t.Error("healthz waited before the kubelet has credentials"); return nil },
 	}, fake, rec, hook
 }
 

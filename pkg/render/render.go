@@ -35,6 +35,7 @@ import (
 
 	"github.com/add2tkectl/add2tkectl/pkg/artifact"
 	"github.com/add2tkectl/add2tkectl/pkg/binary"
+	"github.com/add2tkectl/add2tkectl/pkg/component"
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/install"
@@ -314,19 +315,20 @@ func (r *run) runtime(_ context.Context, rec phase.Recorder) error {
 	r.sandbox = sandbox
 	// No service manager and no readiness wait: WriteFiles uses neither.
 	if c.NodePool.Runtime.Kind == config.RuntimeDocker {
-		_, err = docker.WriteFiles(docker.Deps{Root: r.o.Root, Log: log, Recorder: rec, Config: c, Artifacts: r.arts, CapSysResource: r.capSysResource}, r.binaries())
+		_, err = docker.WriteFiles(docker.Deps{Deps: component.Deps{Root: r.o.Root, Log: log, Recorder: rec, Config: c, Artifacts: r.arts}, CapSysResource: r.capSysResource}, r.binaries())
 		r.addStamp(install.PhaseRuntime, docker.Component)
 		return err
 	}
-	_, err = containerd.WriteFiles(containerd.Deps{Root: r.o.Root, Log: log, Recorder: rec, Config: c, Artifacts: r.arts, CapSysResource: r.capSysResource}, r.binaries())
+	_, err = containerd.WriteFiles(containerd.Deps{Deps: component.Deps{Root: r.o.Root, Log: log, Recorder: rec, Config: c, Artifacts: r.arts}, CapSysResource: r.capSysResource}, r.binaries())
 	r.addStamp(install.PhaseRuntime, containerd.Component)
 	return err
 }
 
 func (r *run) kubelet(_ context.Context, rec phase.Recorder) error {
 	_, err := kubelet.WriteFiles(kubelet.Deps{
-		Root: r.o.Root, Log: r.o.Log.WithField("phase", install.PhaseKubelet), Recorder: rec,
-		Config: r.o.Config, Artifacts: r.arts, NodeIP: r.o.NodeIP, CgroupV1: r.o.CgroupV1,
+		Deps:     component.Deps{Root: r.o.Root, Log: r.o.Log.WithField("phase", install.PhaseKubelet), Recorder: rec, Config: r.o.Config, Artifacts: r.arts},
+		NodeIP:   r.o.NodeIP,
+		CgroupV1: r.o.CgroupV1,
 	}, r.binaries())
 	r.addStamp(install.PhaseKubelet, kubelet.Component)
 	return err

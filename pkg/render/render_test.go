@@ -24,6 +24,7 @@ import (
 	"github.com/add2tkectl/add2tkectl/internal/artifacttest"
 	"github.com/add2tkectl/add2tkectl/internal/testrec"
 	"github.com/add2tkectl/add2tkectl/pkg/artifact"
+	"github.com/add2tkectl/add2tkectl/pkg/component"
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/install"
@@ -93,11 +94,11 @@ func expected(t *testing.T, o Options, arts map[string]string) map[string]host.F
 	add(host.NewSettings(o.Root, c.Cluster.Network.Plugin).Files(), nil, nil)
 	capf := func() (bool, error) { return o.CapSysResource, nil }
 	if c.NodePool.Runtime.Kind == config.RuntimeDocker {
-		add(docker.Files(docker.Deps{Config: c, Artifacts: arts, CapSysResource: capf}))
+		add(docker.Files(docker.Deps{Deps: component.Deps{Config: c, Artifacts: arts}, CapSysResource: capf}))
 	} else {
-		add(containerd.Files(containerd.Deps{Config: c, Artifacts: arts, CapSysResource: capf}))
+		add(containerd.Files(containerd.Deps{Deps: component.Deps{Config: c, Artifacts: arts}, CapSysResource: capf}))
 	}
-	add(kubelet.Files(kubelet.Deps{Config: c, Artifacts: arts, NodeIP: o.NodeIP, CgroupV1: o.CgroupV1}))
+	add(kubelet.Files(kubelet.Deps{Deps: component.Deps{Config: c, Artifacts: arts}, NodeIP: o.NodeIP, CgroupV1: o.CgroupV1}))
 	if c.NodePool.UserScript != "" {
 		want[userscript.ScriptPath] = host.File{Data: []byte(c.NodePool.UserScript), Mode: 0o700}
 	}
@@ -538,13 +539,18 @@ func TestInstallAfterRenderRewritesNoRenderedFile(t *testing.T) {
 		containerd.ArtifactRunc:       artifacttest.Binary(t, src, "runc", "1.2.5"),
 		containerd.ArtifactCNIPlugins: artifacttest.TarGz(t, src, "cni.tgz", map[string]string{"./bridge": "b"}),
 	}
-	if _, err := containerd.Install(ctx, containerd.Deps{Root: o.Root, Systemd: fake, Log: log, Recorder: rec, Config: c, Artifacts: arts,
+	if _, err := containerd.Install(ctx, containerd.Deps{
+		Deps:           component.Deps{Root: o.Root, Systemd: fake, Log: log, Recorder: rec, Config: c, Artifacts: arts},
 		CapSysResource: func() (bool, error) { return o.CapSysResource, nil },
-		Ready:          func(context.Context) error { return nil }}); err != nil {
+		Ready:          func(context.Context) error { return nil },
+	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := kubelet.Install(ctx, kubelet.Deps{Root: o.Root, Systemd: fake, Log: log, Recorder: rec, Config: c, Artifacts: arts,
-		NodeIP: o.NodeIP, CgroupV1: o.CgroupV1}); err != nil {
+	if _, err := kubelet.Install(ctx, kubelet.Deps{
+		Deps:     component.Deps{Root: o.Root, Systemd: fake, Log: log, Recorder: rec, Config: c, Artifacts: arts},
+		NodeIP:   o.NodeIP,
+		CgroupV1: o.CgroupV1,
+	}); err != nil {
 		t.Fatal(err)
 	}
 	after := mtimes(t, o.Root.Dir)

@@ -4,13 +4,11 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/sirupsen/logrus"
-
 	"github.com/add2tkectl/add2tkectl/pkg/binary"
+	"github.com/add2tkectl/add2tkectl/pkg/component"
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/paths"
-	"github.com/add2tkectl/add2tkectl/pkg/phase"
 	"github.com/add2tkectl/add2tkectl/pkg/runtime/images"
 	"github.com/add2tkectl/add2tkectl/pkg/systemd"
 )
@@ -28,13 +26,7 @@ const (
 
 // Deps is what installing containerd needs from its caller.
 type Deps struct {
-	Root     host.Root
-	Systemd  systemd.Manager
-	Log      logrus.FieldLogger
-	Recorder phase.Recorder
-	Config   *config.NodePoolJoin
-	// Artifacts maps an artifact name to its verified local file.
-	Artifacts map[string]string
+	component.Deps
 	// CapSysResource reports whether services may raise limits and lower
 	// OOM scores; nil means HasCapSysResource.
 	CapSysResource func() (bool, error)

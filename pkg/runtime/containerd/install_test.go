@@ -14,6 +14,7 @@ import (
 
 	"github.com/add2tkectl/add2tkectl/internal/artifacttest"
 	"github.com/add2tkectl/add2tkectl/internal/testrec"
+	"github.com/add2tkectl/add2tkectl/pkg/component"
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/systemd"
@@ -49,8 +50,7 @@ func newFixture(t *testing.T, version, tag string, sysRes bool) *fixture {
 	cfg := &config.NodePoolJoin{NodePool: config.NodePool{Runtime: config.Runtime{Kind: "containerd", Version: version, DataDir: "/data/containerd"}}}
 	f := &fixture{fake: systemdtest.NewFake(root), rec: testrec.New(), logs: hook}
 	f.deps = Deps{
-		Root: host.Root{Dir: root}, Systemd: f.fake, Log: log, Recorder: f.rec, Config: cfg,
-		Artifacts:      artifacts(t, tag),
+		Deps:           component.Deps{Root: host.Root{Dir: root}, Systemd: f.fake, Log: log, Recorder: f.rec, Config: cfg, Artifacts: artifacts(t, tag)},
 		CapSysResource: func() (bool, error) { return sysRes, nil },
 		// The real check (WaitReady against a containerd) runs in e2e and
 		// in TestWaitReadyAgainstRealContainerd.

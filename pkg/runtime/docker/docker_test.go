@@ -18,6 +18,7 @@ import (
 	"github.com/add2tkectl/add2tkectl/internal/artifacttest"
 	"github.com/add2tkectl/add2tkectl/internal/golden"
 	"github.com/add2tkectl/add2tkectl/internal/testrec"
+	"github.com/add2tkectl/add2tkectl/pkg/component"
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/systemd"
@@ -165,14 +166,12 @@ func newDeps(t *testing.T, k8s string) (Deps, *systemdtest.Fake, *testrec.Record
 	fake := systemdtest.NewFake(root)
 	rec := testrec.New()
 	return Deps{
-		Root: host.Root{Dir: root}, Systemd: fake, Log: log, Recorder: rec,
-		Config: &config.NodePoolJoin{Cluster: config.Cluster{KubernetesVersion: k8s},
-			NodePool: config.NodePool{Runtime: config.Runtime{Kind: "docker", Version: "20.10.24", DataDir: "/data/docker"}}},
-		Artifacts: map[string]string{
+		Deps: component.Deps{Root: host.Root{Dir: root}, Systemd: fake, Log: log, Recorder: rec, Config: &config.NodePoolJoin{Cluster: config.Cluster{KubernetesVersion: k8s},
+			NodePool: config.NodePool{Runtime: config.Runtime{Kind: "docker", Version: "20.10.24", DataDir: "/data/docker"}}}, Artifacts: map[string]string{
 			ArtifactDocker:     artifacttest.TarGz(t, dir, "docker.tgz", members),
 			"cni-plugins":      artifacttest.TarGz(t, dir, "cni.tgz", map[string]string{"bridge": "b", "loopback": "l"}),
 			ArtifactCRIDockerd: artifacttest.Binary(t, dir, "cri-dockerd", "0.3.21"),
-		},
+		}},
 		CapSysResource: func() (bool, error) { return false, nil },
 		Ready:          func(context.Context) error { return nil },
 	}, fake, rec

@@ -11,10 +11,10 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/add2tkectl/add2tkectl/pkg/binary"
+	"github.com/add2tkectl/add2tkectl/pkg/component"
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/paths"
-	"github.com/add2tkectl/add2tkectl/pkg/phase"
 	"github.com/add2tkectl/add2tkectl/pkg/runtime/containerd"
 	"github.com/add2tkectl/add2tkectl/pkg/runtime/images"
 	"github.com/add2tkectl/add2tkectl/pkg/systemd"
@@ -31,12 +31,7 @@ const (
 
 // Deps is what installing docker needs from its caller.
 type Deps struct {
-	Root      host.Root
-	Systemd   systemd.Manager
-	Log       logrus.FieldLogger
-	Recorder  phase.Recorder
-	Config    *config.NodePoolJoin
-	Artifacts map[string]string
+	component.Deps
 	// CapSysResource: nil means containerd.HasCapSysResource.
 	CapSysResource func() (bool, error)
 	// Ready waits for dockerd; nil means WaitReady on the socket under Root.

@@ -18,6 +18,7 @@ import (
 	logtest "github.com/sirupsen/logrus/hooks/test"
 
 	"github.com/add2tkectl/add2tkectl/internal/testrec"
+	"github.com/add2tkectl/add2tkectl/pkg/component"
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 )
@@ -137,13 +138,11 @@ func TestInstallLoadsIntoDockerOnceAndReloadsWhatWentMissing(t *testing.T) {
 	log, _ := logtest.NewNullLogger()
 	rec := testrec.New()
 	d := Deps{
-		Root: host.Root{Dir: t.TempDir()}, Log: log, Recorder: rec,
-		Config: &config.NodePoolJoin{NodePool: config.NodePool{Runtime: config.Runtime{Kind: config.RuntimeDocker}}},
-		Artifacts: map[string]string{
+		Deps: component.Deps{Root: host.Root{Dir: t.TempDir()}, Log: log, Recorder: rec, Config: &config.NodePoolJoin{NodePool: config.NodePool{Runtime: config.Runtime{Kind: config.RuntimeDocker}}}, Artifacts: map[string]string{
 			"kubelet":     "/not/an/image",
 			PauseArtifact: writeTar(t, filepath.Join(dir, "pause.tar"), map[string]string{"manifest.json": `[{"RepoTags":["registry.local/pause:3.10"]}]`}),
 			"image/other": writeTar(t, filepath.Join(dir, "other.tar"), map[string]string{"manifest.json": `[{"RepoTags":["registry.local/other:1"]}]`}),
-		},
+		}},
 		Store: func(context.Context) (Store, error) { return NewDocker(sock), nil },
 	}
 	if ok, err := Satisfied(ctx, d); err != nil || ok {

@@ -10,10 +10,9 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/add2tkectl/add2tkectl/pkg/binary"
+	"github.com/add2tkectl/add2tkectl/pkg/component"
 	"github.com/add2tkectl/add2tkectl/pkg/config"
-	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/paths"
-	"github.com/add2tkectl/add2tkectl/pkg/phase"
 )
 
 // Component is the name in stamps, logs and the journal.
@@ -21,9 +20,6 @@ const Component = "images"
 
 // Namespace is containerd's namespace of the CRI plugin.
 const Namespace = "k8s.io"
-
-// Default runtime sockets (host paths).
-const ()
 
 // Store is a runtime's image store: what Install needs of containerd or
 // docker.
@@ -38,11 +34,7 @@ type Store interface {
 
 // Deps is what importing images needs from its caller.
 type Deps struct {
-	Root      host.Root
-	Log       logrus.FieldLogger
-	Recorder  phase.Recorder
-	Config    *config.NodePoolJoin
-	Artifacts map[string]string
+	component.Deps
 	// Store overrides the runtime's image store (nil: containerd or docker
 	// on their sockets under Root, by nodePool.runtime.kind).
 	Store func(ctx context.Context) (Store, error)
