@@ -150,7 +150,7 @@ func signalContext(parent context.Context, log logrus.FieldLogger) (context.Cont
 		<-ctx.Done()
 		stop()
 		if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) && parent.Err() == nil {
-			log.Warnf("%v: stopping after the current step; send it again to stop at once", cause)
+			log.WithField("signal", cause).Warn("stopping after the current step; send it again to stop at once")
 		}
 	}()
 	return ctx, stop

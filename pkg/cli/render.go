@@ -117,20 +117,20 @@ func runRender(ctx context.Context, g *Globals, o *RenderOptions) error {
 			return usageErrorf("find the node IP from this machine's route to the API server %s: %v; pass --node-ip with the address the node will have", cfg.Cluster.APIServer.Endpoint, err)
 		}
 		nodeIP = ip.String()
-		entry.Infof("node IP %s: this machine's route to the API server (--node-ip to choose)", nodeIP)
+		entry.WithField("nodeIP", nodeIP).Info("node IP: this machine's route to the API server (--node-ip to choose)")
 	}
 	cgroupV1 := o.Cgroup == "v1"
 	if o.Cgroup == "auto" {
 		mode := host.Root{Dir: "/"}.Cgroup()
 		cgroupV1 = mode != host.CgroupV2
-		entry.Infof("cgroup %s: this machine's (--cgroup to choose)", mode)
+		entry.WithField("cgroup", mode).Info("cgroup: this machine's (--cgroup to choose)")
 	}
 	capRes := o.CapSysResource == "true"
 	if o.CapSysResource == "auto" {
 		if capRes, err = containerd.HasCapSysResource(); err != nil {
 			return fmt.Errorf("%w; pass --cap-sys-resource true or false", err)
 		}
-		entry.Infof("CAP_SYS_RESOURCE %v: this process's (--cap-sys-resource to choose)", capRes)
+		entry.WithField("capSysResource", capRes).Info("CAP_SYS_RESOURCE: this process's (--cap-sys-resource to choose)")
 	}
 
 	res, err := render.Run(ctx, render.Options{

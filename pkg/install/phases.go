@@ -204,7 +204,7 @@ func (s *steps) kubeletRun(ctx context.Context, rec phase.Recorder) error {
 	// foreign certificate) would keep the kubelet from bootstrapping anew.
 	if jd, err := s.joinDeps(ctx); err == nil {
 		if reason, err := join.DetectStaleCredentials(ctx, jd); err == nil && reason != "" {
-			s.d.Log.WithField("phase", "kubelet").Warnf("removing the kubelet's stale credentials (%s) so that it bootstraps again", reason)
+			s.d.Log.WithFields(logrus.Fields{"phase": PhaseKubelet, "reason": reason}).Warn("removing the kubelet's stale credentials so that it bootstraps again")
 			if err := join.RemoveStaleCredentials(s.d.Root); err != nil {
 				return err
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 
+	"github.com/sirupsen/logrus"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
 )
@@ -30,7 +31,7 @@ func (j *joiner) clearUninstalled(ctx context.Context, c kubernetes.Interface, n
 	if err != nil {
 		return err
 	}
-	j.log.Infof("Node %s was marked %s by an earlier uninstall: clearing the mark (and its cordon: %v)", node.Name, LabelUninstalled, uncordon)
+	j.log.WithFields(logrus.Fields{"node": node.Name, "label": LabelUninstalled, "uncordon": uncordon}).Info("the Node was marked by an earlier uninstall: clearing the mark (and its cordon)")
 	if err := j.patch(ctx, StepLabels, c, b); err != nil {
 		return err
 	}

@@ -120,7 +120,7 @@ func exists(p string) bool {
 // waitBootstrap waits for the kubelet to finish its TLS bootstrap: it writes
 // its client certificate, then kubelet.conf pointing at it.
 func (j *joiner) waitBootstrap(ctx context.Context) error {
-	j.log.Infof("waiting for the kubelet's TLS bootstrap (%s)", paths.KubeletKubeconfig)
+	j.log.WithField("kubeconfig", paths.KubeletKubeconfig).Info("waiting for the kubelet's TLS bootstrap")
 	j.last = "no client certificate yet: the CSR is not approved/signed"
 	err := poll(ctx, j.d.Backoff, func(context.Context) (bool, error) {
 		return exists(j.d.Root.Path(paths.KubeletKubeconfig)) && exists(j.d.Root.Path(ClientCert)), nil
@@ -147,7 +147,7 @@ func (j *joiner) waitRegistered(ctx context.Context) (kubernetes.Interface, *cor
 		if err != nil {
 			stale = err.Error()
 		} else {
-			j.log.Infof("waiting for Node %s to be registered", j.d.NodeName)
+			j.log.WithField("node", j.d.NodeName).Info("waiting for the Node to be registered")
 			j.last = "node not registered"
 			err = poll(ctx, j.d.Backoff, func(ctx context.Context) (bool, error) {
 				n, err := client.CoreV1().Nodes().Get(ctx, j.d.NodeName, metav1.GetOptions{})
@@ -219,7 +219,7 @@ func (j *joiner) cordon(ctx context.Context, rec phase.Recorder, c kubernetes.In
 		return nil
 	}
 	if !node.Spec.Unschedulable {
-		j.log.Infof("cordoning Node %s (nodePool.cordon: true, first join)", node.Name)
+		j.log.WithField("node", node.Name).Info("cordoning the Node (nodePool.cordon: true, first join)")
 		if err := j.patch(ctx, StepCordon, c, []byte(`{"spec":{"unschedulable":true}}`)); err != nil {
 			return err
 		}
@@ -246,7 +246,7 @@ func (j *joiner) labels(ctx context.Context, rec phase.Recorder, c kubernetes.In
 		if err != nil {
 			return err
 		}
-		j.log.Infof("reconciling labels of Node %s: set %v, remove %v", node.Name, sortedKeys(plan.Set), plan.Remove)
+		j.log.WithFields(logrus.Fields{"node": node.Name, "set": sortedKeys(plan.Set), "remove": plan.Remove}).Info("reconciling the Node's labels")
 		if err := j.patch(ctx, StepLabels, c, patch); err != nil {
 			return err
 		}
@@ -315,7 +315,7 @@ func (j *joiner) patch(ctx context.Context, step Step, c kubernetes.Interface, p
 
 // waitReady waits for the Node's Ready condition.
 func (j *joiner) waitReady(ctx context.Context, c kubernetes.Interface) error {
-	j.log.Infof("waiting for Node %s to be Ready", j.d.NodeName)
+	j.log.WithField("node", j.d.NodeName).Info("waiting for the Node to be Ready")
 	j.last = "NotReady: the kubelet has not reported a Ready condition yet"
 	err := poll(ctx, j.d.Backoff, func(ctx context.Context) (bool, error) {
 		n, err := c.CoreV1().Nodes().Get(ctx, j.d.NodeName, metav1.GetOptions{})

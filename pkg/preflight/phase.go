@@ -60,7 +60,7 @@ func logReport(log logrus.FieldLogger, rep Report) {
 		e := log.WithFields(logrus.Fields{"phase": "preflight", "check": r.Name})
 		switch {
 		case r.Ignored:
-			e.WithField("remediation", r.Remediation).Warnf("%s (ignored)", r.Message)
+			e.WithFields(logrus.Fields{"remediation": r.Remediation, "ignored": true}).Warn(r.Message)
 		case r.Verdict == Warning:
 			e.WithField("remediation", r.Remediation).Warn(r.Message)
 		case r.Verdict == Error:

@@ -8,6 +8,7 @@ import (
 	"sort"
 
 	"github.com/add2tkectl/add2tkectl/pkg/component"
+	"github.com/sirupsen/logrus"
 )
 
 // tree is a directory whose mounts uninstall removes; keepBase keeps the
@@ -83,7 +84,7 @@ func (u *Uninstall) runMounts(context.Context) error {
 	for _, t := range ts {
 		done, err := UnmountTree(t.dir, t.keepBase)
 		if len(done) > 0 {
-			u.d.Log.WithField("dir", t.dir).Infof("unmounted %d mounts", len(done))
+			u.d.Log.WithFields(logrus.Fields{"dir": t.dir, "mounts": len(done)}).Info("unmounted")
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("unmount under %s: %w", t.dir, err))

@@ -14,6 +14,7 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/join"
 	"github.com/add2tkectl/add2tkectl/pkg/paths"
+	"github.com/sirupsen/logrus"
 )
 
 // markPatch cordons the Node and labels it for the control plane to delete;
@@ -72,7 +73,7 @@ func (u *Uninstall) runNode(ctx context.Context) error {
 	_, err = c.CoreV1().Nodes().Patch(ctx, u.d.NodeName, types.StrategicMergePatchType, markPatch(), metav1.PatchOptions{})
 	switch {
 	case err == nil:
-		u.d.Log.WithField("node", u.d.NodeName).Infof("Node cordoned and labelled %s=true; delete it with `kubectl delete node %s` or run uninstall with --kubeconfig", LabelUninstalled, u.d.NodeName)
+		u.d.Log.WithFields(logrus.Fields{"node": u.d.NodeName, "label": LabelUninstalled + "=true"}).Info("Node cordoned and labelled; delete it with `kubectl delete node` or run uninstall with --kubeconfig")
 	case apierrors.IsNotFound(err):
 		u.d.Log.WithField("node", u.d.NodeName).Info("the API server has no such Node any more")
 	default:

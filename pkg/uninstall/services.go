@@ -14,6 +14,7 @@ import (
 
 	"github.com/add2tkectl/add2tkectl/pkg/component"
 	"github.com/add2tkectl/add2tkectl/pkg/systemd"
+	"github.com/sirupsen/logrus"
 )
 
 // transient are the patterns of the units systemd makes for the pods (the
@@ -117,7 +118,7 @@ func (u *Uninstall) runPods(ctx context.Context) error {
 			case err != nil:
 				u.warn("pods", "removing containers through %s: %v; what is left is killed with its cgroup", kind, err)
 			case n > 0:
-				u.d.Log.WithField("runtime", kind).Infof("removed %d containers and sandboxes", n)
+				u.d.Log.WithFields(logrus.Fields{"runtime": kind, "containers": n}).Info("removed the containers and sandboxes")
 			}
 		}
 	}
@@ -219,7 +220,7 @@ func (u *Uninstall) killLeftovers(ctx context.Context, m systemd.Manager, unit s
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 	if len(pids) > 0 {
-		u.d.Log.WithField("unit", unit).Infof("killed %d leftover processes", len(pids))
+		u.d.Log.WithFields(logrus.Fields{"unit": unit, "processes": len(pids)}).Info("killed leftover processes")
 	}
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 	"github.com/add2tkectl/add2tkectl/pkg/redact"
+	"github.com/sirupsen/logrus"
 )
 
 // maxBackoff caps the pause between attempts.
@@ -72,7 +73,7 @@ func Run(ctx context.Context, d Deps, rec phase.Recorder) error {
 		if _, err := io.WriteString(logFile, redact.String(header)); err != nil {
 			return fmt.Errorf("write the user script's log: %w", err)
 		}
-		log.WithField("attempt", attempt).Infof("running the user script (log: %s)", LogPath)
+		log.WithFields(logrus.Fields{"attempt": attempt, "log": LogPath}).Info("running the user script")
 		from := fileSize(logFile)
 		res.ExitCode, res.TimedOut, err = runOnce(ctx, d, logFile)
 		if err != nil {
