@@ -1,6 +1,7 @@
-// Package binary installs files taken from verified artifacts — a binary
-// artifact itself, or members of a tar.gz artifact — under the host root:
-// streamed, atomic, journaled. A stamp remembers which artifact each
+// Package binary writes a component's layout (Layout: its directories,
+// rendered files, units and version fact) and installs the files taken from
+// verified artifacts — a binary artifact itself, or members of a tar.gz
+// artifact — under the host root: streamed, atomic, journaled. A stamp remembers which artifact each
 // component installed from and what it wrote, so a re-run tells "nothing to
 // do" without extracting or re-reading archives.
 package binary
