@@ -136,6 +136,7 @@ boot() {
 	log "booting $h ($(host_ip "$n")) with systemd-nspawn"
 	# The launcher joins the host's cgroups, then becomes systemd-nspawn.
 	(
+		close_inherited_fds
 		for f in "${procs[@]}"; do echo "$BASHPID" >"$f"; done
 		export SYSTEMD_SECCOMP=0 SYSTEMD_NSPAWN_API_VFS_WRITABLE=1
 		exec setsid systemd-nspawn --quiet --register=no --keep-unit \
@@ -148,7 +149,7 @@ boot() {
 			--console=pipe \
 			--setenv=SYSTEMD_LOG_COLOR=0 \
 			/usr/local/sbin/e2e-init
-	) </dev/null >"$dir/console.log" 2>&1 9>&- &
+	) </dev/null >"$dir/console.log" 2>&1 &
 	echo $! >"$dir/nspawn.pid"
 	local nspawn=$! pid1=
 	wait_for "$h's PID 1" 15 find_pid1 "$nspawn" || die "$h did not start; see $dir/console.log"
