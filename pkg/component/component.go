@@ -103,10 +103,29 @@ const (
 	StopRuntime
 )
 
+// Installer is a component's install side, bound to one run: what
+// install's phase and render call.
+type Installer interface {
+	// WriteFiles puts its directories, files and (with binaries) its
+	// binaries in place and starts nothing, recording them; it returns the
+	// host paths it changed. Render stops here.
+	WriteFiles(binaries bool) ([]string, error)
+	// Install makes it installed, configured and running, restarting only
+	// what reads a changed file.
+	Install(ctx context.Context) (changed bool, err error)
+	// Satisfied reports whether Install would change nothing; an error
+	// means it cannot tell.
+	Satisfied(ctx context.Context) (bool, error)
+}
+
 // Runtime is a container runtime component.
 type Runtime interface {
 	Component
 	Prober
+	// Installer binds its install side to a run; capSysResource overrides
+	// how it learns whether services may raise limits (render takes it
+	// from a flag), nil asks this process.
+	Installer(d Deps, capSysResource func() (bool, error)) Installer
 	// Kind is the runtime's name in the configuration (nodePool.runtime.kind).
 	Kind() string
 	// DefaultDataDir is its data directory when the configuration names none.

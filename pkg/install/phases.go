@@ -17,6 +17,7 @@ import (
 
 	"github.com/add2tkectl/add2tkectl/pkg/artifact"
 	"github.com/add2tkectl/add2tkectl/pkg/component"
+	"github.com/add2tkectl/add2tkectl/pkg/components"
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/join"
@@ -24,8 +25,6 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/network"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 	"github.com/add2tkectl/add2tkectl/pkg/preflight"
-	"github.com/add2tkectl/add2tkectl/pkg/runtime/containerd"
-	"github.com/add2tkectl/add2tkectl/pkg/runtime/docker"
 	"github.com/add2tkectl/add2tkectl/pkg/runtime/images"
 	"github.com/add2tkectl/add2tkectl/pkg/systemd"
 )
@@ -103,8 +102,6 @@ func (s *steps) systemd(ctx context.Context) (systemd.Manager, error) {
 	return s.sys, s.sysErr
 }
 
-func (s *steps) docker() bool { return s.d.Config.NodePool.Runtime.Kind == config.RuntimeDocker }
-
 // componentDeps is what every component's install needs, for the phase
 // named; services connects to the service manager too.
 func (s *steps) componentDeps(ctx context.Context, rec phase.Recorder, name string, services bool) (component.Deps, error) {
@@ -121,35 +118,37 @@ func (s *steps) componentDeps(ctx context.Context, rec phase.Recorder, name stri
 	return d, nil
 }
 
-func (s *steps) runtimeDeps(ctx context.Context, rec phase.Recorder) (containerd.Deps, docker.Deps, error) {
+// runtime is the configured runtime component's install side.
+func (s *steps) runtime(ctx context.Context, rec phase.Recorder) (component.Installer, error) {
+	kind := s.d.Config.NodePool.Runtime.Kind
+	rt := components.Default().Runtime(kind)
+	if rt == nil {
+		return nil, fmt.Errorf("nodePool.runtime.kind %q is no runtime add2tkectl installs", kind)
+	}
 	d, err := s.componentDeps(ctx, rec, PhaseRuntime, true)
-	return containerd.Deps{Deps: d}, docker.Deps{Deps: d}, err
+	if err != nil {
+		return nil, err
+	}
+	return rt.Installer(d, nil), nil
 }
 
 func (s *steps) runtimeSatisfied(ctx context.Context) (bool, error) {
-	cd, dd, err := s.runtimeDeps(ctx, nil)
+	rt, err := s.runtime(ctx, nil)
 	if err != nil {
 		return undecided(err)
 	}
-	if s.docker() {
-		return docker.Satisfied(ctx, dd)
-	}
-	return containerd.Satisfied(ctx, cd)
+	return rt.Satisfied(ctx)
 }
 
 func (s *steps) runtimeRun(ctx context.Context, rec phase.Recorder) error {
-	cd, dd, err := s.runtimeDeps(ctx, rec)
+	rt, err := s.runtime(ctx, rec)
 	if err != nil {
 		return err
 	}
 	if err := RecordDataDir(s.d.Root, s.d.Config.NodePool.Runtime.DataDir, rec); err != nil {
 		return err
 	}
-	if s.docker() {
-		_, err = docker.Install(ctx, dd)
-	} else {
-		_, err = containerd.Install(ctx, cd)
-	}
+	_, err = rt.Install(ctx)
 	return err
 }
 

@@ -36,6 +36,7 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/artifact"
 	"github.com/add2tkectl/add2tkectl/pkg/binary"
 	"github.com/add2tkectl/add2tkectl/pkg/component"
+	"github.com/add2tkectl/add2tkectl/pkg/components"
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/install"
@@ -43,8 +44,6 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/logging"
 	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
-	"github.com/add2tkectl/add2tkectl/pkg/runtime/containerd"
-	"github.com/add2tkectl/add2tkectl/pkg/runtime/docker"
 	"github.com/add2tkectl/add2tkectl/pkg/runtime/images"
 	"github.com/add2tkectl/add2tkectl/pkg/userscript"
 )
@@ -314,13 +313,13 @@ func (r *run) runtime(_ context.Context, rec phase.Recorder) error {
 	}
 	r.sandbox = sandbox
 	// No service manager and no readiness wait: WriteFiles uses neither.
-	if c.NodePool.Runtime.Kind == config.RuntimeDocker {
-		_, err = docker.WriteFiles(docker.Deps{Deps: component.Deps{Root: r.o.Root, Log: log, Recorder: rec, Config: c, Artifacts: r.arts}, CapSysResource: r.capSysResource}, r.binaries())
-		r.addStamp(install.PhaseRuntime, docker.Component)
-		return err
+	rt := components.Default().Runtime(c.NodePool.Runtime.Kind)
+	if rt == nil {
+		return fmt.Errorf("nodePool.runtime.kind %q is no runtime add2tkectl installs", c.NodePool.Runtime.Kind)
 	}
-	_, err = containerd.WriteFiles(containerd.Deps{Deps: component.Deps{Root: r.o.Root, Log: log, Recorder: rec, Config: c, Artifacts: r.arts}, CapSysResource: r.capSysResource}, r.binaries())
-	r.addStamp(install.PhaseRuntime, containerd.Component)
+	d := component.Deps{Root: r.o.Root, Log: log, Recorder: rec, Config: c, Artifacts: r.arts}
+	_, err = rt.Installer(d, r.capSysResource).WriteFiles(r.binaries())
+	r.addStamp(install.PhaseRuntime, rt.Name())
 	return err
 }
 
