@@ -1,12 +1,17 @@
 package binary
 
 import (
+	"context"
+	"fmt"
 	"os"
+	"strings"
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/add2tkectl/add2tkectl/pkg/component"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
+	"github.com/add2tkectl/add2tkectl/pkg/systemd"
 )
 
 // Layout is what one component puts on the host: its directories, its
@@ -19,14 +24,66 @@ type Layout struct {
 	Units []string
 	// VersionKey and Version are the journal fact of the installed version.
 	VersionKey, Version string
+	// Services are the units with the files each reads, in the order to
+	// start them.
+	Services []systemd.Service
+	// Warnings are for the operator, logged when the layout is written.
+	Warnings []string
 }
 
-// WriteWarned logs the component's warnings, then writes the layout.
-func (l Layout) WriteWarned(root host.Root, rec phase.Recorder, artifacts map[string]string, binaries bool, log logrus.FieldLogger, warnings []string) ([]string, error) {
-	for _, w := range warnings {
-		log.Warn(w)
+// WriteFiles logs the warnings, then writes the layout and starts nothing.
+func (l Layout) WriteFiles(d component.Deps, binaries bool) ([]string, error) {
+	for _, w := range l.Warnings {
+		d.Log.Warn(w)
 	}
-	return l.Write(root, rec, artifacts, binaries, log)
+	return l.Write(d.Root, d.Recorder, d.Artifacts, binaries, d.Log)
+}
+
+// Install writes the layout with its binaries, then makes every service
+// enabled and running with its current files: one daemon-reload when a
+// unit file changed, a restart only of a service whose files changed (or
+// that has not seen them). ready, when set, waits for the component to
+// answer. It returns whether anything changed.
+func (l Layout) Install(ctx context.Context, d component.Deps, ready func(context.Context) error) (bool, error) {
+	wrote, err := l.WriteFiles(d, true)
+	if err != nil {
+		return false, err
+	}
+	changed := map[string]bool{}
+	unitChanged := false
+	for _, p := range wrote {
+		changed[d.Root.Path(p)] = true
+		unitChanged = unitChanged || strings.HasPrefix(p, systemd.UnitDir+"/")
+	}
+	var did []string
+	if unitChanged {
+		if err := d.Systemd.DaemonReload(ctx); err != nil {
+			return false, err
+		}
+		did = append(did, "daemon-reload")
+	}
+	for _, s := range l.Services {
+		filesChanged := false
+		for _, f := range s.Files {
+			filesChanged = filesChanged || changed[f]
+		}
+		got, err := s.Ensure(ctx, d.Systemd, false, filesChanged)
+		if err != nil {
+			return false, err
+		}
+		for _, g := range got {
+			did = append(did, g+" "+s.Unit)
+		}
+	}
+	if len(did) > 0 {
+		d.Log.WithField("systemd", did).Info("services converged")
+	}
+	if ready != nil {
+		if err := ready(ctx); err != nil {
+			return false, err
+		}
+	}
+	return len(wrote) > 0 || len(did) > 0, nil
 }
 
 // Write puts the layout on the host, recording every directory, file and
@@ -69,10 +126,27 @@ func (l Layout) Write(root host.Root, rec phase.Recorder, artifacts map[string]s
 	return changed, nil
 }
 
-// Satisfied reports whether Write would change nothing: every binary is the
+// Satisfied reports whether Install would change nothing: Written, and
+// every service loaded, enabled, running and having seen its files.
+func (l Layout) Satisfied(ctx context.Context, d component.Deps) (bool, error) {
+	if ok, err := l.Written(d.Root, d.Artifacts); err != nil || !ok {
+		return false, err
+	}
+	for _, s := range l.Services {
+		if ok, err := s.Satisfied(ctx, d.Systemd); err != nil || !ok {
+			if err != nil {
+				return false, fmt.Errorf("%s: %w", s.Unit, err)
+			}
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// Written reports whether Write would change nothing: every binary is the
 // artifact's, every rendered file holds what it would write, with its mode,
 // and every directory exists.
-func (l Layout) Satisfied(root host.Root, artifacts map[string]string) (bool, error) {
+func (l Layout) Written(root host.Root, artifacts map[string]string) (bool, error) {
 	if ok, err := l.Plan.Satisfied(root, artifacts); err != nil || !ok {
 		return false, err
 	}

@@ -113,17 +113,17 @@ func Service(root host.Root) systemd.Service {
 	return systemd.Service{Unit: UnitName, Files: files}
 }
 
-// Layout is everything the kubelet component puts on the host, and the
-// warnings to give the operator.
-func Layout(d Deps) (binary.Layout, []string, error) {
+// Layout is everything the kubelet component puts on the host.
+func Layout(d Deps) (binary.Layout, error) {
 	files, warnings, err := Files(d)
 	if err != nil {
-		return binary.Layout{}, nil, err
+		return binary.Layout{}, err
 	}
 	return binary.Layout{
 		Dirs: Dirs, Plan: Plan(), Files: files, Units: []string{UnitName},
 		VersionKey: KeyVersion, Version: d.Config.Cluster.KubernetesVersion,
-	}, warnings, nil
+		Services: []systemd.Service{Service(d.Root)}, Warnings: warnings,
+	}, nil
 }
 
 // WriteFiles puts the kubelet's files in place and starts nothing: its
@@ -132,58 +132,48 @@ func Layout(d Deps) (binary.Layout, []string, error) {
 // binary it installed. Install and render share it. It returns the host
 // paths it changed.
 func WriteFiles(d Deps, binaries bool) (changed []string, err error) {
-	l, warnings, err := Layout(d)
+	l, err := Layout(d)
 	if err != nil {
 		return nil, err
 	}
-	return l.WriteWarned(d.Root, d.Recorder, d.Artifacts, binaries, d.Log.WithField("component", Component), warnings)
+	return l.WriteFiles(d.logged(), binaries)
 }
 
 // Install makes the kubelet installed, configured, enabled and running. It
-// restarts it only when a file it reads changed.
+// restarts it only when a file it reads changed. It waits for its health
+// only once the kubelet has its own credentials: before that, TLS bootstrap
+// may wait for the API server, and the join phase waits for it, saying
+// which step stalls.
 func Install(ctx context.Context, d Deps) (changed bool, err error) {
-	log := d.Log.WithField("component", Component)
-	wrote, err := WriteFiles(d, true)
+	l, err := Layout(d)
 	if err != nil {
 		return false, err
 	}
-	filesChanged, unitChanged := len(wrote) > 0, false
-	for _, p := range wrote {
-		unitChanged = unitChanged || p == systemd.UnitPath(UnitName) || p == systemd.DropInPath(UnitName, DropInName)
-	}
-	did, err := Service(d.Root).Ensure(ctx, d.Systemd, unitChanged, filesChanged)
-	if err != nil {
-		return false, err
-	}
-	if len(did) > 0 {
-		log.WithField("systemd", did).Info("service converged")
-	}
-	if _, err := os.Stat(d.Root.Path(paths.KubeletKubeconfig)); err == nil {
-		ready := d.Ready
-		if ready == nil {
-			ready = func(ctx context.Context) error { return WaitHealthy(ctx, HealthzURL, d.Log) }
+	return l.Install(ctx, d.logged(), func(ctx context.Context) error {
+		if _, err := os.Stat(d.Root.Path(paths.KubeletKubeconfig)); errors.Is(err, fs.ErrNotExist) {
+			return nil
+		} else if err != nil {
+			return err
 		}
-		if err := ready(ctx); err != nil {
-			return false, err
+		if d.Ready != nil {
+			return d.Ready(ctx)
 		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return false, err
-	}
-	return filesChanged || len(did) > 0, nil
+		return WaitHealthy(ctx, HealthzURL, d.Log)
+	})
+}
+
+// logged is d with the component named in its log.
+func (d Deps) logged() component.Deps {
+	c := d.Deps
+	c.Log = c.Log.WithField("component", Component)
+	return c
 }
 
 // Satisfied reports whether Install would change nothing.
 func Satisfied(ctx context.Context, d Deps) (bool, error) {
-	l, _, err := Layout(d)
+	l, err := Layout(d)
 	if err != nil {
 		return false, err
 	}
-	if ok, err := l.Satisfied(d.Root, d.Artifacts); err != nil || !ok {
-		return false, err
-	}
-	ok, err := Service(d.Root).Satisfied(ctx, d.Systemd)
-	if err != nil {
-		return false, fmt.Errorf("kubelet service: %w", err)
-	}
-	return ok, nil
+	return l.Satisfied(ctx, d.Deps)
 }

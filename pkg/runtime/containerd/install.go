@@ -109,20 +109,20 @@ func Service(root host.Root) systemd.Service {
 	return systemd.Service{Unit: UnitName, Files: files}
 }
 
-// Layout is everything containerd's component puts on the host, and the
-// warnings to give the operator.
-func Layout(d Deps) (binary.Layout, []string, error) {
+// Layout is everything containerd's component puts on the host.
+func Layout(d Deps) (binary.Layout, error) {
 	if d.Config.NodePool.Runtime.Kind != config.RuntimeContainerd {
-		return binary.Layout{}, nil, fmt.Errorf("containerd install called for runtime %q", d.Config.NodePool.Runtime.Kind)
+		return binary.Layout{}, fmt.Errorf("containerd install called for runtime %q", d.Config.NodePool.Runtime.Kind)
 	}
 	files, warnings, err := Files(d)
 	if err != nil {
-		return binary.Layout{}, nil, err
+		return binary.Layout{}, err
 	}
 	return binary.Layout{
 		Dirs: Dirs(d.Config), Plan: Plan(d.Artifacts), Files: files, Units: []string{UnitName},
 		VersionKey: KeyVersion, Version: d.Config.NodePool.Runtime.Version,
-	}, warnings, nil
+		Services: []systemd.Service{Service(d.Root)}, Warnings: warnings,
+	}, nil
 }
 
 // WriteFiles puts containerd's files in place and starts nothing: its
@@ -131,38 +131,29 @@ func Layout(d Deps) (binary.Layout, []string, error) {
 // binaries it installed. Install and render share it. It returns the host
 // paths it changed.
 func WriteFiles(d Deps, binaries bool) (changed []string, err error) {
-	l, warnings, err := Layout(d)
+	l, err := Layout(d)
 	if err != nil {
 		return nil, err
 	}
-	return l.WriteWarned(d.Root, d.Recorder, d.Artifacts, binaries, d.Log.WithField("component", Component), warnings)
+	return l.WriteFiles(d.logged(), binaries)
 }
 
 // Install makes containerd installed, configured, enabled and answering.
 // It writes only what differs and restarts containerd only when a file it
 // reads changed (running containers survive: KillMode=process).
 func Install(ctx context.Context, d Deps) (changed bool, err error) {
-	log := d.Log.WithField("component", Component)
-	wrote, err := WriteFiles(d, true)
+	l, err := Layout(d)
 	if err != nil {
 		return false, err
 	}
-	filesChanged := len(wrote) > 0
-	unitChanged := false
-	for _, p := range wrote {
-		unitChanged = unitChanged || p == systemd.UnitPath(UnitName)
-	}
-	did, err := Service(d.Root).Ensure(ctx, d.Systemd, unitChanged, filesChanged)
-	if err != nil {
-		return false, err
-	}
-	if len(did) > 0 {
-		log.WithField("systemd", did).Info("service converged")
-	}
-	if err := ready(ctx, d); err != nil {
-		return false, err
-	}
-	return filesChanged || len(did) > 0, nil
+	return l.Install(ctx, d.logged(), func(ctx context.Context) error { return ready(ctx, d) })
+}
+
+// logged is d with the component named in its log.
+func (d Deps) logged() component.Deps {
+	c := d.Deps
+	c.Log = c.Log.WithField("component", Component)
+	return c
 }
 
 func ready(ctx context.Context, d Deps) error {
@@ -175,12 +166,9 @@ func ready(ctx context.Context, d Deps) error {
 // Satisfied reports whether Install would change nothing: binaries are the
 // artifacts', rendered files are current, and the service runs with them.
 func Satisfied(ctx context.Context, d Deps) (bool, error) {
-	l, _, err := Layout(d)
+	l, err := Layout(d)
 	if err != nil {
 		return false, err
 	}
-	if ok, err := l.Satisfied(d.Root, d.Artifacts); err != nil || !ok {
-		return false, err
-	}
-	return Service(d.Root).Satisfied(ctx, d.Systemd)
+	return l.Satisfied(ctx, d.Deps)
 }

@@ -147,20 +147,20 @@ func services(root host.Root, c *config.NodePoolJoin) []systemd.Service {
 	return out
 }
 
-// Layout is everything docker's component puts on the host, and the
-// warnings to give the operator.
-func Layout(d Deps) (binary.Layout, []string, error) {
+// Layout is everything docker's component puts on the host.
+func Layout(d Deps) (binary.Layout, error) {
 	if d.Config.NodePool.Runtime.Kind != config.RuntimeDocker {
-		return binary.Layout{}, nil, fmt.Errorf("docker install called for runtime %q", d.Config.NodePool.Runtime.Kind)
+		return binary.Layout{}, fmt.Errorf("docker install called for runtime %q", d.Config.NodePool.Runtime.Kind)
 	}
 	files, warnings, err := Files(d)
 	if err != nil {
-		return binary.Layout{}, nil, err
+		return binary.Layout{}, err
 	}
 	return binary.Layout{
 		Dirs: Dirs(d.Config), Plan: Plan(d.Config, d.Artifacts), Files: files, Units: Units(d.Config),
 		VersionKey: KeyVersion, Version: d.Config.NodePool.Runtime.Version,
-	}, warnings, nil
+		Services: services(d.Root, d.Config), Warnings: warnings,
+	}, nil
 }
 
 // WriteFiles puts docker's files in place and starts nothing: its
@@ -169,79 +169,42 @@ func Layout(d Deps) (binary.Layout, []string, error) {
 // binaries it installed. Install and render share it. It returns the host
 // paths it changed.
 func WriteFiles(d Deps, binaries bool) (changed []string, err error) {
-	l, warnings, err := Layout(d)
+	l, err := Layout(d)
 	if err != nil {
 		return nil, err
 	}
-	return l.WriteWarned(d.Root, d.Recorder, d.Artifacts, binaries, d.Log.WithField("component", Component), warnings)
+	return l.WriteFiles(d.logged(), binaries)
 }
 
 // Install makes docker (and cri-dockerd when Kubernetes needs it)
 // installed, configured, enabled and answering; restarts only what reads a
 // changed file.
 func Install(ctx context.Context, d Deps) (changed bool, err error) {
-	log := d.Log.WithField("component", Component)
-	wrote, err := WriteFiles(d, true)
+	l, err := Layout(d)
 	if err != nil {
 		return false, err
-	}
-	changedPaths := map[string]bool{}
-	for _, p := range wrote {
-		changedPaths[d.Root.Path(p)] = true
-	}
-	var did []string
-	svcs := services(d.Root, d.Config)
-	// One daemon-reload for all changed unit files.
-	for _, s := range svcs {
-		if changedPaths[s.Files[0]] {
-			if err := d.Systemd.DaemonReload(ctx); err != nil {
-				return false, err
-			}
-			did = append(did, "daemon-reload")
-			break
-		}
-	}
-	for _, s := range svcs {
-		filesChanged := false
-		for _, f := range s.Files {
-			filesChanged = filesChanged || changedPaths[f]
-		}
-		got, err := s.Ensure(ctx, d.Systemd, false, filesChanged)
-		if err != nil {
-			return false, err
-		}
-		for _, g := range got {
-			did = append(did, g+" "+s.Unit)
-		}
-	}
-	if len(did) > 0 {
-		log.WithField("systemd", did).Info("services converged")
 	}
 	ready := d.Ready
 	if ready == nil {
 		ready = func(ctx context.Context) error { return WaitReady(ctx, d.Root.Path(paths.DockerSocket), d.Log) }
 	}
-	if err := ready(ctx); err != nil {
-		return false, err
-	}
-	return len(changedPaths) > 0 || len(did) > 0, nil
+	return l.Install(ctx, d.logged(), ready)
+}
+
+// logged is d with the component named in its log.
+func (d Deps) logged() component.Deps {
+	c := d.Deps
+	c.Log = c.Log.WithField("component", Component)
+	return c
 }
 
 // Satisfied reports whether Install would change nothing.
 func Satisfied(ctx context.Context, d Deps) (bool, error) {
-	l, _, err := Layout(d)
+	l, err := Layout(d)
 	if err != nil {
 		return false, err
 	}
-	if ok, err := l.Satisfied(d.Root, d.Artifacts); err != nil || !ok {
-		return false, err
-	}
-	for _, s := range services(d.Root, d.Config) {
-		if ok, err := s.Satisfied(ctx, d.Systemd); err != nil || !ok {
-			return false, err
-		}
-	}
-	return true, nil
+	return l.Satisfied(ctx, d.Deps)
 }
 
 // Ping asks dockerd's /_ping on socket once.
