@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/add2tkectl/add2tkectl/pkg/wait"
 	"github.com/sirupsen/logrus"
 )
 
@@ -31,24 +32,11 @@ func Healthy(ctx context.Context, url string) error {
 
 // WaitHealthy polls url with backoff until the kubelet says ok or ctx ends.
 func WaitHealthy(ctx context.Context, url string, log logrus.FieldLogger) error {
-	delay := 200 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		err := Healthy(actx, url)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		if attempt == 1 {
-			log.WithFields(logrus.Fields{"component": Component, "url": url}).Info("waiting for the kubelet to be healthy")
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("kubelet not healthy at %s (last error: %v): see `journalctl -u %s`: %w", url, err, UnitName, ctx.Err())
-		case <-time.After(delay):
-		}
-		if delay *= 2; delay > 2*time.Second {
-			delay = 2 * time.Second
-		}
+	last, err := wait.Answer(ctx, 200*time.Millisecond, func(ctx context.Context) error { return Healthy(ctx, url) }, func(error) {
+		log.WithFields(logrus.Fields{"component": Component, "url": url}).Info("waiting for the kubelet to be healthy")
+	})
+	if err != nil {
+		return fmt.Errorf("kubelet not healthy at %s (last error: %v): see `journalctl -u %s`: %w", url, last, UnitName, err)
 	}
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/add2tkectl/add2tkectl/pkg/wait"
 	"github.com/containerd/containerd/v2/client"
 	"github.com/sirupsen/logrus"
 )
@@ -17,27 +18,17 @@ func WaitReady(ctx context.Context, socket string, log logrus.FieldLogger) error
 		return fmt.Errorf("containerd client for %s: %w", socket, err)
 	}
 	defer c.Close()
-	delay := 100 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		v, err := c.Version(actx)
-		cancel()
+	last, err := wait.Answer(ctx, 100*time.Millisecond, func(ctx context.Context) error {
+		v, err := c.Version(ctx)
 		if err == nil {
 			log.WithFields(logrus.Fields{"component": Component, "version": v.Version}).Debug("containerd answers")
-			return nil
 		}
-		if attempt == 1 {
-			log.WithField("socket", socket).Info("waiting for containerd to answer")
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("containerd did not answer on %s (last error: %v): see `journalctl -u %s`: %w", socket, err, UnitName, ctx.Err())
-		case <-time.After(delay):
-		}
-		if delay *= 2; delay > 2*time.Second {
-			delay = 2 * time.Second
-		}
+		return err
+	}, func(error) { log.WithField("socket", socket).Info("waiting for containerd to answer") })
+	if err != nil {
+		return fmt.Errorf("containerd did not answer on %s (last error: %v): see `journalctl -u %s`: %w", socket, last, UnitName, err)
 	}
+	return nil
 }
 
 // Version asks the running containerd for its version (for status).

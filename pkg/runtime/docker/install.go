@@ -18,6 +18,7 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/runtime/containerd"
 	"github.com/add2tkectl/add2tkectl/pkg/runtime/images"
 	"github.com/add2tkectl/add2tkectl/pkg/systemd"
+	"github.com/add2tkectl/add2tkectl/pkg/wait"
 )
 
 // Component is the name in stamps, logs and the journal.
@@ -229,24 +230,11 @@ func Ping(ctx context.Context, socket string) error {
 
 // WaitReady polls /_ping with backoff until dockerd answers or ctx ends.
 func WaitReady(ctx context.Context, socket string, log logrus.FieldLogger) error {
-	delay := 100 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		err := Ping(actx, socket)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		if attempt == 1 {
-			log.WithFields(logrus.Fields{"component": Component, "socket": socket}).Info("waiting for dockerd to answer")
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("dockerd did not answer on %s (last error: %v): see `journalctl -u %s`: %w", socket, err, DockerService, ctx.Err())
-		case <-time.After(delay):
-		}
-		if delay *= 2; delay > 2*time.Second {
-			delay = 2 * time.Second
-		}
+	last, err := wait.Answer(ctx, 100*time.Millisecond, func(ctx context.Context) error { return Ping(ctx, socket) }, func(error) {
+		log.WithFields(logrus.Fields{"component": Component, "socket": socket}).Info("waiting for dockerd to answer")
+	})
+	if err != nil {
+		return fmt.Errorf("dockerd did not answer on %s (last error: %v): see `journalctl -u %s`: %w", socket, last, DockerService, err)
 	}
+	return nil
 }

@@ -1,0 +1,46 @@
+// Package wait waits for a service on this host to answer: the one backoff
+// loop behind containerd's, dockerd's and the kubelet's readiness waits.
+package wait
+
+import (
+	"context"
+	"time"
+)
+
+const (
+	// attemptTimeout bounds one attempt: a local socket or port answers
+	// in milliseconds, or is not up yet.
+	attemptTimeout = 2 * time.Second
+	// maxPause caps the pauses between attempts.
+	maxPause = 2 * time.Second
+)
+
+// Answer calls try until it succeeds or ctx ends, each attempt bounded by
+// two seconds, pausing first and then twice as long each time, up to two
+// seconds. firstFailure, when set, is called once, after the first failed
+// attempt (to say what is waited for). When ctx ends first, Answer returns
+// the last attempt's error and ctx's.
+func Answer(ctx context.Context, first time.Duration, try func(context.Context) error, firstFailure func(error)) (last, err error) {
+	pause := first
+	timer := time.NewTimer(0)
+	<-timer.C
+	defer timer.Stop()
+	for attempt := 1; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
+		last = try(actx)
+		cancel()
+		if last == nil {
+			return nil, nil
+		}
+		if attempt == 1 && firstFailure != nil {
+			firstFailure(last)
+		}
+		timer.Reset(pause)
+		select {
+		case <-ctx.Done():
+			return last, ctx.Err()
+		case <-timer.C:
+		}
+		pause = min(2*pause, maxPause)
+	}
+}
