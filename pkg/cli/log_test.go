@@ -9,8 +9,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/sirupsen/logrus"
+
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 )
 
 // Secrets as they come: the configuration's bootstrap token and presigned

@@ -7,11 +7,12 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 )
 
 // diagnoseBootstrap says why the TLS bootstrap has not finished. The

@@ -6,8 +6,9 @@ import (
 	"io/fs"
 	"os"
 
-	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 )
 
 // Satisfied reports whether the host has joined as Run would leave it: the

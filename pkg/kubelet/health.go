@@ -8,8 +8,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/add2tkectl/add2tkectl/pkg/wait"
 	"github.com/sirupsen/logrus"
+
+	"github.com/add2tkectl/add2tkectl/pkg/wait"
 )
 
 // Healthy asks the kubelet's healthz endpoint once.

@@ -7,8 +7,9 @@ import (
 	"slices"
 	"sort"
 
-	"github.com/add2tkectl/add2tkectl/pkg/component"
 	"github.com/sirupsen/logrus"
+
+	"github.com/add2tkectl/add2tkectl/pkg/component"
 )
 
 // tree is a directory whose mounts uninstall removes; keepBase keeps the

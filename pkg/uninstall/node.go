@@ -11,10 +11,11 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/sirupsen/logrus"
+
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/join"
 	"github.com/add2tkectl/add2tkectl/pkg/paths"
-	"github.com/sirupsen/logrus"
 )
 
 // markPatch cordons the Node and labels it for the control plane to delete;

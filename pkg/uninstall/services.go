@@ -12,9 +12,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sirupsen/logrus"
+
 	"github.com/add2tkectl/add2tkectl/pkg/component"
 	"github.com/add2tkectl/add2tkectl/pkg/systemd"
-	"github.com/sirupsen/logrus"
 )
 
 // transient are the patterns of the units systemd makes for the pods (the

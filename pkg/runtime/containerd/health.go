@@ -5,9 +5,10 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/add2tkectl/add2tkectl/pkg/wait"
 	"github.com/containerd/containerd/v2/client"
 	"github.com/sirupsen/logrus"
+
+	"github.com/add2tkectl/add2tkectl/pkg/wait"
 )
 
 // WaitReady polls containerd's Version API on socket, with backoff, until it
