@@ -162,3 +162,39 @@ func (l Layout) Written(root host.Root, artifacts map[string]string) (bool, erro
 	}
 	return true, nil
 }
+
+// Installer is a component's install side built from its layout: the
+// component gives how to compute its layout and how to wait for it to
+// answer, and gets component.Installer.
+type Installer struct {
+	Deps   component.Deps
+	Layout func() (Layout, error)
+	// Ready waits for the component to answer after Install; nil for none.
+	Ready func(ctx context.Context) error
+}
+
+var _ component.Installer = Installer{}
+
+func (i Installer) WriteFiles(binaries bool) ([]string, error) {
+	l, err := i.Layout()
+	if err != nil {
+		return nil, err
+	}
+	return l.WriteFiles(i.Deps, binaries)
+}
+
+func (i Installer) Install(ctx context.Context) (bool, error) {
+	l, err := i.Layout()
+	if err != nil {
+		return false, err
+	}
+	return l.Install(ctx, i.Deps, i.Ready)
+}
+
+func (i Installer) Satisfied(ctx context.Context) (bool, error) {
+	l, err := i.Layout()
+	if err != nil {
+		return false, err
+	}
+	return l.Satisfied(ctx, i.Deps)
+}

@@ -27,15 +27,7 @@ type Agent struct {
 	Version func(ctx context.Context, binary string) (string, error)
 }
 
-var (
-	_ component.Agent     = Agent{}
-	_ component.Installer = Deps{}
-)
-
-// WriteFiles, Install and Satisfied make Deps the kubelet's Installer.
-func (d Deps) WriteFiles(binaries bool) ([]string, error)  { return WriteFiles(d, binaries) }
-func (d Deps) Install(ctx context.Context) (bool, error)   { return Install(ctx, d) }
-func (d Deps) Satisfied(ctx context.Context) (bool, error) { return Satisfied(ctx, d) }
+var _ component.Agent = Agent{}
 
 func (Agent) Name() string { return Component }
 

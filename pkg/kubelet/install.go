@@ -126,30 +126,14 @@ func Layout(d Deps) (binary.Layout, error) {
 	}, nil
 }
 
-// WriteFiles puts the kubelet's files in place and starts nothing: its
-// directories, its binary when binaries is set (render without artifacts
-// has none), and Files; it records them, the unit, and the version of a
-// binary it installed. Install and render share it. It returns the host
-// paths it changed.
-func WriteFiles(d Deps, binaries bool) (changed []string, err error) {
-	l, err := Layout(d)
-	if err != nil {
-		return nil, err
-	}
-	return l.WriteFiles(d.logged(), binaries)
-}
-
-// Install makes the kubelet installed, configured, enabled and running. It
-// restarts it only when a file it reads changed. It waits for its health
-// only once the kubelet has its own credentials: before that, TLS bootstrap
-// may wait for the API server, and the join phase waits for it, saying
-// which step stalls.
-func Install(ctx context.Context, d Deps) (changed bool, err error) {
-	l, err := Layout(d)
-	if err != nil {
-		return false, err
-	}
-	return l.Install(ctx, d.logged(), func(ctx context.Context) error {
+// installer is the kubelet's install side for d. It waits for the
+// kubelet's health only once the kubelet has its own credentials: before
+// that, TLS bootstrap may wait for the API server, and the join phase waits
+// for it, saying which step stalls.
+func (d Deps) installer() binary.Installer {
+	log := d.Deps
+	log.Log = log.Log.WithField("component", Component)
+	return binary.Installer{Deps: log, Layout: func() (binary.Layout, error) { return Layout(d) }, Ready: func(ctx context.Context) error {
 		if _, err := os.Stat(d.Root.Path(paths.KubeletKubeconfig)); errors.Is(err, fs.ErrNotExist) {
 			return nil
 		} else if err != nil {
@@ -159,21 +143,18 @@ func Install(ctx context.Context, d Deps) (changed bool, err error) {
 			return d.Ready(ctx)
 		}
 		return WaitHealthy(ctx, HealthzURL, d.Log)
-	})
+	}}
 }
 
-// logged is d with the component named in its log.
-func (d Deps) logged() component.Deps {
-	c := d.Deps
-	c.Log = c.Log.WithField("component", Component)
-	return c
-}
+// WriteFiles puts the kubelet's files in place and starts nothing: its
+// directories, its binary when binaries is set (render without artifacts
+// has none), and Files; it records them, the unit, and the version of a
+// binary it installed. It returns the host paths it changed.
+func WriteFiles(d Deps, binaries bool) ([]string, error) { return d.installer().WriteFiles(binaries) }
+
+// Install makes the kubelet installed, configured, enabled and running. It
+// restarts it only when a file it reads changed.
+func Install(ctx context.Context, d Deps) (bool, error) { return d.installer().Install(ctx) }
 
 // Satisfied reports whether Install would change nothing.
-func Satisfied(ctx context.Context, d Deps) (bool, error) {
-	l, err := Layout(d)
-	if err != nil {
-		return false, err
-	}
-	return l.Satisfied(ctx, d.Deps)
-}
+func Satisfied(ctx context.Context, d Deps) (bool, error) { return d.installer().Satisfied(ctx) }

@@ -31,13 +31,8 @@ type runtimeComponent struct{}
 func (runtimeComponent) Name() string { return Component }
 
 func (runtimeComponent) Installer(d component.Deps, capSysResource func() (bool, error)) component.Installer {
-	return Deps{Deps: d, CapSysResource: capSysResource}
+	return Deps{Deps: d, CapSysResource: capSysResource}.installer()
 }
-
-// WriteFiles, Install and Satisfied make Deps the component's Installer.
-func (d Deps) WriteFiles(binaries bool) ([]string, error)  { return WriteFiles(d, binaries) }
-func (d Deps) Install(ctx context.Context) (bool, error)   { return Install(ctx, d) }
-func (d Deps) Satisfied(ctx context.Context) (bool, error) { return Satisfied(ctx, d) }
 
 func (runtimeComponent) Kind() string { return config.RuntimeContainerd }
 

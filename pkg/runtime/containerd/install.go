@@ -125,50 +125,31 @@ func Layout(d Deps) (binary.Layout, error) {
 	}, nil
 }
 
+// installer is containerd's install side for d.
+func (d Deps) installer() binary.Installer {
+	log := d.Deps
+	log.Log = log.Log.WithField("component", Component)
+	return binary.Installer{Deps: log, Layout: func() (binary.Layout, error) { return Layout(d) }, Ready: func(ctx context.Context) error { return ready(ctx, d) }}
+}
+
 // WriteFiles puts containerd's files in place and starts nothing: its
 // directories, its binaries when binaries is set (render without artifacts
 // has none), and Files; it records them, the unit, and the version of
-// binaries it installed. Install and render share it. It returns the host
-// paths it changed.
-func WriteFiles(d Deps, binaries bool) (changed []string, err error) {
-	l, err := Layout(d)
-	if err != nil {
-		return nil, err
-	}
-	return l.WriteFiles(d.logged(), binaries)
-}
+// binaries it installed. It returns the host paths it changed.
+func WriteFiles(d Deps, binaries bool) ([]string, error) { return d.installer().WriteFiles(binaries) }
 
 // Install makes containerd installed, configured, enabled and answering.
 // It writes only what differs and restarts containerd only when a file it
 // reads changed (running containers survive: KillMode=process).
-func Install(ctx context.Context, d Deps) (changed bool, err error) {
-	l, err := Layout(d)
-	if err != nil {
-		return false, err
-	}
-	return l.Install(ctx, d.logged(), func(ctx context.Context) error { return ready(ctx, d) })
-}
+func Install(ctx context.Context, d Deps) (bool, error) { return d.installer().Install(ctx) }
 
-// logged is d with the component named in its log.
-func (d Deps) logged() component.Deps {
-	c := d.Deps
-	c.Log = c.Log.WithField("component", Component)
-	return c
-}
+// Satisfied reports whether Install would change nothing: binaries are the
+// artifacts', rendered files are current, and the service runs with them.
+func Satisfied(ctx context.Context, d Deps) (bool, error) { return d.installer().Satisfied(ctx) }
 
 func ready(ctx context.Context, d Deps) error {
 	if d.Ready != nil {
 		return d.Ready(ctx)
 	}
 	return WaitReady(ctx, d.Root.Path(paths.ContainerdSocket), d.Log)
-}
-
-// Satisfied reports whether Install would change nothing: binaries are the
-// artifacts', rendered files are current, and the service runs with them.
-func Satisfied(ctx context.Context, d Deps) (bool, error) {
-	l, err := Layout(d)
-	if err != nil {
-		return false, err
-	}
-	return l.Satisfied(ctx, d.Deps)
 }

@@ -164,49 +164,30 @@ func Layout(d Deps) (binary.Layout, error) {
 	}, nil
 }
 
-// WriteFiles puts docker's files in place and starts nothing: its
-// directories, its binaries when binaries is set (render without artifacts
-// has none), and Files; it records them, the units, and the version of
-// binaries it installed. Install and render share it. It returns the host
-// paths it changed.
-func WriteFiles(d Deps, binaries bool) (changed []string, err error) {
-	l, err := Layout(d)
-	if err != nil {
-		return nil, err
-	}
-	return l.WriteFiles(d.logged(), binaries)
-}
-
-// Install makes docker (and cri-dockerd when Kubernetes needs it)
-// installed, configured, enabled and answering; restarts only what reads a
-// changed file.
-func Install(ctx context.Context, d Deps) (changed bool, err error) {
-	l, err := Layout(d)
-	if err != nil {
-		return false, err
-	}
+// installer is docker's install side for d.
+func (d Deps) installer() binary.Installer {
+	log := d.Deps
+	log.Log = log.Log.WithField("component", Component)
 	ready := d.Ready
 	if ready == nil {
 		ready = func(ctx context.Context) error { return WaitReady(ctx, d.Root.Path(paths.DockerSocket), d.Log) }
 	}
-	return l.Install(ctx, d.logged(), ready)
+	return binary.Installer{Deps: log, Layout: func() (binary.Layout, error) { return Layout(d) }, Ready: ready}
 }
 
-// logged is d with the component named in its log.
-func (d Deps) logged() component.Deps {
-	c := d.Deps
-	c.Log = c.Log.WithField("component", Component)
-	return c
-}
+// WriteFiles puts docker's files in place and starts nothing: its
+// directories, its binaries when binaries is set (render without artifacts
+// has none), and Files; it records them, the units, and the version of
+// binaries it installed. It returns the host paths it changed.
+func WriteFiles(d Deps, binaries bool) ([]string, error) { return d.installer().WriteFiles(binaries) }
+
+// Install makes docker (and cri-dockerd when Kubernetes needs it)
+// installed, configured, enabled and answering; restarts only what reads a
+// changed file.
+func Install(ctx context.Context, d Deps) (bool, error) { return d.installer().Install(ctx) }
 
 // Satisfied reports whether Install would change nothing.
-func Satisfied(ctx context.Context, d Deps) (bool, error) {
-	l, err := Layout(d)
-	if err != nil {
-		return false, err
-	}
-	return l.Satisfied(ctx, d.Deps)
-}
+func Satisfied(ctx context.Context, d Deps) (bool, error) { return d.installer().Satisfied(ctx) }
 
 // Ping asks dockerd's /_ping on socket once.
 func Ping(ctx context.Context, socket string) error {
