@@ -3,9 +3,7 @@ package kubelet
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -15,20 +13,7 @@ import (
 
 // Healthy asks the kubelet's healthz endpoint once.
 func Healthy(ctx context.Context, url string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	if resp.StatusCode != http.StatusOK || strings.TrimSpace(string(body)) != "ok" {
-		return fmt.Errorf("kubelet healthz: %s %q", resp.Status, strings.TrimSpace(string(body)))
-	}
-	return nil
+	return wait.Says(ctx, http.DefaultClient, "kubelet healthz", url, "ok")
 }
 
 // WaitHealthy polls url with backoff until the kubelet says ok or ctx ends.

@@ -4,6 +4,10 @@ package wait
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
 	"time"
 )
 
@@ -43,4 +47,23 @@ func Answer(ctx context.Context, first time.Duration, try func(context.Context) 
 		}
 		pause = min(2*pause, maxPause)
 	}
+}
+
+// Says asks url once with c and reports whether the answer is 200 with the
+// body want (a health endpoint's "ok"); name goes in the error.
+func Says(ctx context.Context, c *http.Client, name, url, want string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if got := strings.TrimSpace(string(b)); resp.StatusCode != http.StatusOK || got != want {
+		return fmt.Errorf("%s: %s %q", name, resp.Status, got)
+	}
+	return nil
 }

@@ -3,6 +3,9 @@ package wait
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 )
@@ -27,5 +30,24 @@ func TestAnswerReturnsTheLastErrorWhenTheContextEnds(t *testing.T) {
 	last, err := Answer(ctx, time.Millisecond, func(context.Context) error { return refused }, nil)
 	if !errors.Is(last, refused) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("last %v, err %v; want the refusal and the deadline", last, err)
+	}
+}
+
+func TestSaysWantsTheStatusAndTheBody(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" {
+			w.Write([]byte("ok\n"))
+			return
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte("[-]syncloop failed"))
+	}))
+	defer srv.Close()
+	if err := Says(context.Background(), srv.Client(), "kubelet healthz", srv.URL+"/healthz", "ok"); err != nil {
+		t.Errorf("healthy: %v", err)
+	}
+	err := Says(context.Background(), srv.Client(), "kubelet healthz", srv.URL+"/other", "ok")
+	if err == nil || !strings.Contains(err.Error(), `kubelet healthz: 503 Service Unavailable "[-]syncloop failed"`) {
+		t.Errorf("unhealthy: %v", err)
 	}
 }

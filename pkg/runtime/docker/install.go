@@ -3,9 +3,6 @@ package docker
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
-	"strings"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -193,20 +190,7 @@ func Satisfied(ctx context.Context, d Deps) (bool, error) { return d.installer()
 func Ping(ctx context.Context, socket string) error {
 	c := unixClient(socket, 0)
 	defer c.CloseIdleConnections()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://docker/_ping", nil)
-	if err != nil {
-		return err
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	if resp.StatusCode != http.StatusOK || strings.TrimSpace(string(b)) != "OK" {
-		return fmt.Errorf("docker /_ping: %s %q", resp.Status, strings.TrimSpace(string(b)))
-	}
-	return nil
+	return wait.Says(ctx, c, "docker /_ping", "http://docker/_ping", "OK")
 }
 
 // WaitReady polls /_ping with backoff until dockerd answers or ctx ends.
