@@ -75,9 +75,12 @@ serve() {
 	fi
 	mkdir -p "$(dirname "$ART_LOG")"
 	log "starting the artifact server (cosserver) at $BASE"
-	setsid ip netns exec "$NETNS_DRIVER" "$BIN/cosserver" serve --dir "$BUCKET" \
-		--listen "$DRIVER_IP:$ARTIFACT_PORT" --secret-id "$COS_SECRET_ID" --secret-key "$COS_SECRET_KEY" \
-		--faults </dev/null >>"$ART_LOG" 2>&1 9>&- &
+	(
+		close_inherited_fds
+		exec setsid ip netns exec "$NETNS_DRIVER" "$BIN/cosserver" serve --dir "$BUCKET" \
+			--listen "$DRIVER_IP:$ARTIFACT_PORT" --secret-id "$COS_SECRET_ID" --secret-key "$COS_SECRET_KEY" \
+			--faults
+	) </dev/null >>"$ART_LOG" 2>&1 &
 	echo $! >"$PIDFILE"
 	wait_for "the artifact server at $BASE" 20 curl -fsS --max-time 2 -o /dev/null "$BASE/_stats" ||
 		die "the artifact server did not start; see $ART_LOG"

@@ -98,7 +98,10 @@ start() {
 		return 0
 	fi
 	log "starting $name"
-	setsid ip netns exec "$NETNS_DRIVER" "$@" </dev/null >>"$LOGS/$name.log" 2>&1 9>&- &
+	(
+		close_inherited_fds
+		exec setsid ip netns exec "$NETNS_DRIVER" "$@"
+	) </dev/null >>"$LOGS/$name.log" 2>&1 &
 	echo $! >"$CP/$name.pid"
 }
 

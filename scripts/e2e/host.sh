@@ -93,6 +93,11 @@ write_host_files() {
 		$DRIVER_IP apiserver.e2e.local artifacts.e2e.local
 	HOSTS
 	: >"$upper/etc/resolv.conf"
+	# The controller's key (fleet.sh keys): ansible-playbook logs in as root.
+	if [ -s "$E2E_STATE/ssh/id_ed25519.pub" ]; then
+		mkdir -p -m 0700 "$upper/root/.ssh"
+		install -m 0600 "$E2E_STATE/ssh/id_ed25519.pub" "$upper/root/.ssh/authorized_keys"
+	fi
 	# PID 1 wrapper: nspawn mounts the v1 controllers read-only; kubelet and
 	# containerd need them writable. A bind remount works where remount does not.
 	cat >"$upper/usr/local/sbin/e2e-init" <<-'INIT'
@@ -136,6 +141,7 @@ boot() {
 	log "booting $h ($(host_ip "$n")) with systemd-nspawn"
 	# The launcher joins the host's cgroups, then becomes systemd-nspawn.
 	(
+		close_inherited_fds
 		for f in "${procs[@]}"; do echo "$BASHPID" >"$f"; done
 		export SYSTEMD_SECCOMP=0 SYSTEMD_NSPAWN_API_VFS_WRITABLE=1
 		exec setsid systemd-nspawn --quiet --register=no --keep-unit \
@@ -148,7 +154,7 @@ boot() {
 			--console=pipe \
 			--setenv=SYSTEMD_LOG_COLOR=0 \
 			/usr/local/sbin/e2e-init
-	) </dev/null >"$dir/console.log" 2>&1 9>&- &
+	) </dev/null >"$dir/console.log" 2>&1 &
 	echo $! >"$dir/nspawn.pid"
 	local nspawn=$! pid1=
 	wait_for "$h's PID 1" 15 find_pid1 "$nspawn" || die "$h did not start; see $dir/console.log"

@@ -115,6 +115,20 @@ join_cgroups_of() {
 	done < <(awk '$3 == "cgroup" || $3 == "cgroup2" {print $2}' /proc/mounts)
 }
 
+# close_inherited_fds closes every descriptor but stdin, stdout and stderr,
+# in the subshell that becomes a daemon: a lock its caller holds on some fd
+# (`flock FILE cmd`, lock_machine's fd 9) must not be kept by a daemon that
+# outlives the caller, or the next user waits for ever.
+close_inherited_fds() {
+	local fd
+	for fd in /proc/"$BASHPID"/fd/*; do
+		fd=${fd##*/}
+		if [ "$fd" -gt 2 ] 2>/dev/null; then
+			eval "exec $fd>&-" 2>/dev/null || true
+		fi
+	done
+}
+
 # lock_machine: one user of the environment at a time on this machine (it is
 # shared: netns names, addresses, hosts). Entry points (up, down, reset, demo)
 # call it; the Go harness takes the same lock and sets E2E_LOCKED=1 for the
