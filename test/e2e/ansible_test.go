@@ -230,7 +230,7 @@ func TestAnsibleCheckModeLeavesFreshHostAsItWas(t *testing.T) {
 	if p.rc != 0 || p.recap["host1"]["changed"] == 0 {
 		t.Fatalf("--check on a fresh host: rc %d changed=%d, want changed\n%s", p.rc, p.recap["host1"]["changed"], p.out)
 	}
-	if !strings.Contains(p.out, "install would run preflight") {
+	if !strings.Contains(p.out, "install would run download") {
 		t.Errorf("--diff does not list the phases install would run:\n%s", p.out)
 	}
 	var diff []string
