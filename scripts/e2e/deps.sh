@@ -19,11 +19,17 @@ declare -A want=(
 	[dpkg-deb]=dpkg
 	[make]=make
 	[git]=git
+	[ssh]=openssh-client
+	[ssh-keygen]=openssh-client
+	[ansible-playbook]=ansible-core
+	[ansible-lint]=ansible-lint
+	[rpm]=rpm
 )
 missing=()
 for c in "${!want[@]}"; do
 	command -v "$c" >/dev/null 2>&1 || missing+=("${want[$c]}")
 done
+mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u | grep .)
 # mmdebstrap needs these to fetch packages and verify signatures.
 dpkg -s debian-archive-keyring >/dev/null 2>&1 || missing+=(debian-archive-keyring)
 dpkg -s ca-certificates >/dev/null 2>&1 || missing+=(ca-certificates)

@@ -93,6 +93,11 @@ write_host_files() {
 		$DRIVER_IP apiserver.e2e.local artifacts.e2e.local
 	HOSTS
 	: >"$upper/etc/resolv.conf"
+	# The controller's key (fleet.sh keys): ansible-playbook logs in as root.
+	if [ -s "$E2E_STATE/ssh/id_ed25519.pub" ]; then
+		mkdir -p -m 0700 "$upper/root/.ssh"
+		install -m 0600 "$E2E_STATE/ssh/id_ed25519.pub" "$upper/root/.ssh/authorized_keys"
+	fi
 	# PID 1 wrapper: nspawn mounts the v1 controllers read-only; kubelet and
 	# containerd need them writable. A bind remount works where remount does not.
 	cat >"$upper/usr/local/sbin/e2e-init" <<-'INIT'
