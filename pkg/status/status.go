@@ -17,6 +17,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/add2tkectl/add2tkectl/pkg/config"
+	"github.com/add2tkectl/add2tkectl/pkg/firstboot"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/join"
 	"github.com/add2tkectl/add2tkectl/pkg/kubelet"
@@ -105,7 +106,7 @@ func Gather(ctx context.Context, d Deps) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{NodeName: d.NodeName, Problems: []string{}, Units: []Unit{}}
+	rep := &Report{NodeName: d.NodeName, Problems: []string{}, Units: []Unit{}, FirstBoot: firstboot.Report(d.Root.Dir)}
 	if d.Config != nil {
 		rep.Cluster, rep.NodePool = d.Config.Cluster.ID, d.Config.NodePool.ID
 	}

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/add2tkectl/add2tkectl/pkg/firstboot"
 	"github.com/add2tkectl/add2tkectl/pkg/kubelet"
 	"github.com/add2tkectl/add2tkectl/pkg/systemd"
 )
@@ -26,15 +27,15 @@ var transientPatterns = []string{"kubepods*.slice", "cri-containerd-*.scope", "d
 const containersTimeout = time.Minute
 
 func (u *Uninstall) planPods(ctx context.Context) ([]string, error) {
+	plan := firstboot.Plan(u.d.Root.Dir)
 	units := u.units()
 	if len(units) == 0 {
-		return nil, nil
+		return plan, nil
 	}
 	m, err := u.systemd(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var plan []string
 	for _, unit := range units {
 		st, err := m.Status(ctx, unit)
 		if err != nil {
@@ -78,7 +79,8 @@ func (u *Uninstall) runPods(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var errs []error
+	// The first-boot unit first: a retry of it would install again.
+	errs := []error{firstboot.Remove(ctx, u.d.Root.Dir, u.systemd)}
 	if u.hasUnit(kubelet.UnitName) {
 		if err := u.stop(ctx, m, kubelet.UnitName); err != nil {
 			errs = append(errs, err)
