@@ -136,6 +136,7 @@ boot() {
 	log "booting $h ($(host_ip "$n")) with systemd-nspawn"
 	# The launcher joins the host's cgroups, then becomes systemd-nspawn.
 	(
+		close_inherited_fds
 		for f in "${procs[@]}"; do echo "$BASHPID" >"$f"; done
 		export SYSTEMD_SECCOMP=0 SYSTEMD_NSPAWN_API_VFS_WRITABLE=1
 		exec setsid systemd-nspawn --quiet --register=no --keep-unit \
@@ -148,13 +149,13 @@ boot() {
 			--console=pipe \
 			--setenv=SYSTEMD_LOG_COLOR=0 \
 			/usr/local/sbin/e2e-init
-	) </dev/null >"$dir/console.log" 2>&1 9>&- &
+	) </dev/null >"$dir/console.log" 2>&1 &
 	echo $! >"$dir/nspawn.pid"
 	local nspawn=$! pid1=
 	wait_for "$h's PID 1" 15 find_pid1 "$nspawn" || die "$h did not start; see $dir/console.log"
 	pid1=$(find_pid1 "$nspawn")
 	echo "$pid1" >"$dir/pid"
-	wait_for "$h's systemd to finish booting" 60 host_booted "$pid1" ||
+	wait_for "$h's systemd to finish booting" "${E2E_BOOT_TIMEOUT:-60}" host_booted "$pid1" ||
 		die "$h did not boot; see $dir/console.log and: scripts/e2e/exec $h systemctl --failed"
 	# "untouched" until the first scripts/e2e/exec: a reset may skip this boot
 	: >"$dir/untouched"
