@@ -6,6 +6,7 @@ import (
 
 	"github.com/add2tkectl/add2tkectl/pkg/artifact"
 	"github.com/add2tkectl/add2tkectl/pkg/config"
+	"github.com/add2tkectl/add2tkectl/pkg/firstboot"
 	"github.com/add2tkectl/add2tkectl/pkg/join"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 	"github.com/add2tkectl/add2tkectl/pkg/preflight"
@@ -33,6 +34,8 @@ var exitTable = []struct {
 	match func(error) bool
 	what  string
 }{
+	{firstboot.GaveUpStatus, is[*firstboot.GaveUpError], "the first-boot unit gave up: a status its unit does not retry"},
+	{-1, is[*firstboot.RunError], "a first-boot attempt: install's own exit code, so the journal shows it"},
 	{ExitUsage, is[*usageError], "bad command-line input"},
 	{ExitExpired, is[*artifact.ExpiredError], "a presigned link that expired"},
 	{ExitArtifact, is[*artifact.Error], "any other artifact failure: signature, checksum, download, extraction"},
@@ -70,6 +73,9 @@ func ExitCode(err error) int {
 	}
 	for _, row := range exitTable {
 		if row.match(err) {
+			if re := (*firstboot.RunError)(nil); row.code == -1 && errors.As(err, &re) {
+				return re.ExitCode
+			}
 			return row.code
 		}
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/add2tkectl/add2tkectl/pkg/artifact"
 	"github.com/add2tkectl/add2tkectl/pkg/config"
+	"github.com/add2tkectl/add2tkectl/pkg/firstboot"
 	"github.com/add2tkectl/add2tkectl/pkg/join"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 	"github.com/add2tkectl/add2tkectl/pkg/preflight"
@@ -39,6 +40,8 @@ func TestExitTableMapsEachTypedError(t *testing.T) {
 		err  error
 		want int
 	}{
+		{&firstboot.GaveUpError{}, firstboot.GaveUpStatus},
+		{&firstboot.RunError{ExitCode: ExitJoin}, ExitJoin},
 		{&usageError{}, ExitUsage},
 		{&artifact.ExpiredError{}, ExitExpired},
 		{&artifact.Error{}, ExitArtifact},

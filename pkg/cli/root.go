@@ -83,6 +83,7 @@ carries the node pool's configuration.`,
 		newConfigCommand(g),
 		newArtifactsCommand(g),
 		newBundleCommand(g),
+		newCloudInitCommand(g),
 		newVersionCommand(g),
 		newCompletionCommand(g),
 	)

@@ -146,6 +146,19 @@ type Agent interface {
 	Prober
 }
 
+// Launcher is a component that something other than install put on the
+// host to run install (cloud-init's first-boot unit): the journal does not
+// list it, and uninstall stops and removes it first, so that a retry of it
+// does not install again.
+type Launcher interface {
+	Component
+	// RemovalPlan lists what Remove would do; empty when it is not there.
+	RemovalPlan(root host.Root) []string
+	// Remove stops it and removes its files; connect is called only when
+	// there is something to stop.
+	Remove(ctx context.Context, root host.Root, connect func(context.Context) (systemd.Manager, error)) error
+}
+
 // Prober is a component status asks whether it answers.
 type Prober interface {
 	// Probe asks the running component once, bounded by ctx.
@@ -180,6 +193,8 @@ var ErrRuntimeDown = errors.New("the runtime is not running (no socket)")
 type Set struct {
 	Runtimes []Runtime
 	Agent    Agent
+	// Launchers are what runs install from outside (first boot).
+	Launchers []Launcher
 	// Others are the components with no role of their own (host settings,
 	// images, the user script).
 	Others []Component
@@ -193,6 +208,9 @@ func (s Set) All() []Component {
 	}
 	if s.Agent != nil {
 		out = append(out, s.Agent)
+	}
+	for _, l := range s.Launchers {
+		out = append(out, l)
 	}
 	return append(out, s.Others...)
 }

@@ -5,6 +5,7 @@ package components
 
 import (
 	"github.com/add2tkectl/add2tkectl/pkg/component"
+	"github.com/add2tkectl/add2tkectl/pkg/firstboot"
 	"github.com/add2tkectl/add2tkectl/pkg/kubelet"
 	"github.com/add2tkectl/add2tkectl/pkg/runtime/containerd"
 	"github.com/add2tkectl/add2tkectl/pkg/runtime/docker"
@@ -14,8 +15,9 @@ import (
 // Default is every component add2tkectl installs.
 func Default() component.Set {
 	return component.Set{
-		Runtimes: []component.Runtime{containerd.Runtime, docker.Runtime},
-		Agent:    kubelet.Agent{},
-		Others:   []component.Component{userscript.Component},
+		Runtimes:  []component.Runtime{containerd.Runtime, docker.Runtime},
+		Agent:     kubelet.Agent{},
+		Launchers: []component.Launcher{firstboot.Launcher},
+		Others:    []component.Component{userscript.Component},
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/add2tkectl/add2tkectl/pkg/config"
+	"github.com/add2tkectl/add2tkectl/pkg/firstboot"
 )
 
 // Report is what `status -o json|yaml` prints. Its field names are a
@@ -30,6 +31,9 @@ type Report struct {
 	Node       Node       `json:"node"`
 	UserScript UserScript `json:"userScript"`
 	Drift      Drift      `json:"drift"`
+	// FirstBoot is the first-boot unit's outcome (joined, trying, gave-up);
+	// absent when the host was not joined by cloud-init.
+	FirstBoot *firstboot.Result `json:"firstBoot,omitempty"`
 }
 
 // Install states.

@@ -19,6 +19,7 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/component"
 	"github.com/add2tkectl/add2tkectl/pkg/components"
 	"github.com/add2tkectl/add2tkectl/pkg/config"
+	"github.com/add2tkectl/add2tkectl/pkg/firstboot"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/join"
 	"github.com/add2tkectl/add2tkectl/pkg/logging"
@@ -101,7 +102,7 @@ func Gather(ctx context.Context, d Deps) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{NodeName: d.NodeName, Problems: []string{}, Units: []Unit{}}
+	rep := &Report{NodeName: d.NodeName, Problems: []string{}, Units: []Unit{}, FirstBoot: firstboot.Report(d.Root.Dir)}
 	if d.Config != nil {
 		rep.Cluster, rep.NodePool = d.Config.Cluster.ID, d.Config.NodePool.ID
 	}

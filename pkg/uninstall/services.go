@@ -48,15 +48,18 @@ func (u *Uninstall) containers(kind string) component.ContainerRemover {
 const containersTimeout = time.Minute
 
 func (u *Uninstall) planPods(ctx context.Context) ([]string, error) {
+	var plan []string
+	for _, l := range u.d.Components.Launchers {
+		plan = append(plan, l.RemovalPlan(u.d.Root)...)
+	}
 	units := u.units()
 	if len(units) == 0 {
-		return nil, nil
+		return plan, nil
 	}
 	m, err := u.systemd(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var plan []string
 	for _, unit := range units {
 		st, err := m.Status(ctx, unit)
 		if err != nil {
@@ -100,7 +103,13 @@ func (u *Uninstall) runPods(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// What runs install from outside first: a retry of it would install again.
 	var errs []error
+	for _, l := range u.d.Components.Launchers {
+		if err := l.Remove(ctx, u.d.Root, u.systemd); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	for _, unit := range u.units() {
 		if u.isAgentUnit(unit) {
 			if err := u.stop(ctx, m, unit); err != nil {

@@ -160,7 +160,7 @@ boot() {
 	wait_for "$h's PID 1" 15 find_pid1 "$nspawn" || die "$h did not start; see $dir/console.log"
 	pid1=$(find_pid1 "$nspawn")
 	echo "$pid1" >"$dir/pid"
-	wait_for "$h's systemd to finish booting" 60 host_booted "$pid1" ||
+	wait_for "$h's systemd to finish booting" "${E2E_BOOT_TIMEOUT:-60}" host_booted "$pid1" ||
 		die "$h did not boot; see $dir/console.log and: scripts/e2e/exec $h systemctl --failed"
 	# "untouched" until the first scripts/e2e/exec: a reset may skip this boot
 	: >"$dir/untouched"
