@@ -101,16 +101,11 @@ func fileSHA256(p string) (string, error) {
 
 // runFirstBoot is one start of add2tkectl-install.service.
 func runFirstBoot(ctx context.Context, g *Globals) error {
-	log, closeLog, err := newLogger(g, false)
+	ctx, log, done, err := startRun(ctx, g, false)
 	if err != nil {
 		return err
 	}
-	defer closeLog()
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	ctx, stop := signalContext(ctx, log)
-	defer stop()
+	defer done()
 	r := &firstboot.Runner{
 		Root:    g.Root,
 		Log:     log.WithField("unit", firstboot.UnitName),

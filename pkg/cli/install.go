@@ -73,16 +73,11 @@ func runInstall(ctx context.Context, g *Globals, o *InstallOptions) error {
 		return err
 	}
 	// A dry run leaves no trace, not even a log file.
-	log, closeLog, err := newLogger(g, !o.DryRun)
+	ctx, log, done, err := startRun(ctx, g, !o.DryRun)
 	if err != nil {
 		return err
 	}
-	defer closeLog()
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	ctx, stop := signalContext(ctx, log)
-	defer stop()
+	defer done()
 
 	entry := log.WithFields(logrus.Fields{"cluster": cfg.Cluster.ID, "nodePool": cfg.NodePool.ID, "dryRun": o.DryRun})
 	if !o.DryRun {
@@ -139,6 +134,20 @@ func printRunResult(g *Globals, res *phase.Result) error {
 	}
 	_, err := g.Stdout.Write(phase.FormatText(res))
 	return err
+}
+
+// startRun gives a command that changes the host its logger and a context
+// that the first SIGINT or SIGTERM cancels; done stops both.
+func startRun(ctx context.Context, g *Globals, toFile bool) (context.Context, *logrus.Logger, func(), error) {
+	log, closeLog, err := newLogger(g, toFile)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, stop := signalContext(ctx, log)
+	return ctx, log, func() { stop(); closeLog() }, nil
 }
 
 // signalContext is cancelled by the first SIGINT or SIGTERM, so the run

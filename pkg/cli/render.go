@@ -98,16 +98,11 @@ func runRender(ctx context.Context, g *Globals, o *RenderOptions) error {
 		return err
 	}
 	// No log file: it would land in the image.
-	log, closeLog, err := newLogger(g, false)
+	ctx, log, done, err := startRun(ctx, g, false)
 	if err != nil {
 		return err
 	}
-	defer closeLog()
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	ctx, stop := signalContext(ctx, log)
-	defer stop()
+	defer done()
 	entry := log.WithFields(logrus.Fields{"cluster": cfg.Cluster.ID, "nodePool": cfg.NodePool.ID, "root": root})
 
 	nodeIP := o.NodeIP

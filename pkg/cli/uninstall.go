@@ -70,16 +70,11 @@ type uninstallResult struct {
 }
 
 func runUninstall(ctx context.Context, g *Globals, o *UninstallOptions) error {
-	log, closeLog, err := newLogger(g, !o.DryRun)
+	ctx, log, done, err := startRun(ctx, g, !o.DryRun)
 	if err != nil {
 		return err
 	}
-	defer closeLog()
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	ctx, stop := signalContext(ctx, log)
-	defer stop()
+	defer done()
 
 	// The configuration only fills in what the journal does not say (the
 	// data dir, the network plugin): a host must be given back even when
