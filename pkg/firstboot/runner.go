@@ -10,7 +10,9 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/add2tkectl/add2tkectl/pkg/logging"
 	"github.com/add2tkectl/add2tkectl/pkg/redact"
+	"github.com/add2tkectl/add2tkectl/pkg/wait"
 )
 
 // bootIDPath names the current boot (a fresh random UUID at every boot).
@@ -128,22 +130,13 @@ func (r *Runner) Run(ctx context.Context) error {
 
 func (r *Runner) defaults() {
 	if r.Log == nil {
-		r.Log = logrus.StandardLogger()
+		r.Log = logging.Discard()
 	}
 	if r.Now == nil {
 		r.Now = time.Now
 	}
 	if r.Sleep == nil {
-		r.Sleep = func(ctx context.Context, d time.Duration) error {
-			t := time.NewTimer(d)
-			defer t.Stop()
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-t.C:
-				return nil
-			}
-		}
+		r.Sleep = wait.Sleep
 	}
 	if r.BootID == nil {
 		r.BootID = func() (string, error) {

@@ -20,6 +20,7 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 	"github.com/add2tkectl/add2tkectl/pkg/redact"
+	"github.com/add2tkectl/add2tkectl/pkg/wait"
 )
 
 // maxBackoff caps the pause between attempts.
@@ -95,7 +96,7 @@ func Run(ctx context.Context, d Deps, rec phase.Recorder) error {
 		}
 		log.WithField("attempt", attempt).WithField("exitCode", res.ExitCode).WithField("timedOut", res.TimedOut).
 			Warnf("the user script failed; trying again in %s", pause)
-		if err := sleep(ctx, pause); err != nil {
+		if err := wait.Sleep(ctx, pause); err != nil {
 			break
 		}
 		pause = min(2*pause, maxBackoff)
@@ -252,16 +253,4 @@ func writeResult(d Deps, rec phase.Recorder, r Result) error {
 		return fmt.Errorf("write the user script's result: %w", err)
 	}
 	return nil
-}
-
-// sleep pauses between attempts, or ends early with ctx.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -67,3 +67,16 @@ func Says(ctx context.Context, c *http.Client, name, url, want string) error {
 	}
 	return nil
 }
+
+// Sleep pauses for d, or less when ctx ends first (then it returns ctx's
+// error).
+func Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
