@@ -25,7 +25,10 @@ up() {
 	fi
 	in_driver ip link set lo up
 	if ! in_driver ip link show "$BRIDGE" >/dev/null 2>&1; then
-		in_driver ip link add "$BRIDGE" type bridge
+		# A bridge takes the lowest MAC of its ports unless given one; a host
+		# joining later would then change the gateway's MAC under every peer's
+		# ARP cache, and connections to the API server time out until it ages.
+		in_driver ip link add "$BRIDGE" address 02:77:00:00:00:01 type bridge
 		in_driver ip addr add "$DRIVER_IP/24" dev "$BRIDGE"
 	fi
 	in_driver ip link set "$BRIDGE" up
