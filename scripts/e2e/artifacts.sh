@@ -17,6 +17,8 @@
 #                                        (build-containerd2.sh) in place of containerd 1.x,
 #                                        signed with the same key (the runtime upgrade test)
 #   manifest-url-containerd2             its presigned URL (mode 0600)
+#   bucket/bundle -> $E2E_STATE/bundle   the bundled binary, served unsigned too
+#                                        (--anonymous) as a mirror would
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 need_root
@@ -63,6 +65,9 @@ fill_bucket() {
 		# hard links when the cache is on the same filesystem, copies otherwise
 		ln -f "$f" "$BUCKET/" 2>/dev/null || cp -f "$f" "$BUCKET/"
 	done
+	# The bundled binary (pool.sh), as an operator's mirror serves it: a
+	# plain URL, no signature (cloud-init's user-data must hold no secret).
+	ln -sfn "$E2E_STATE/bundle" "$BUCKET/bundle"
 	for f in "$CONTAINERD2_DIR"/*.tar.gz; do
 		[ -s "$f" ] || continue
 		ln -f "$f" "$BUCKET/" 2>/dev/null || cp -f "$f" "$BUCKET/"
@@ -79,7 +84,7 @@ serve() {
 		close_inherited_fds
 		exec setsid ip netns exec "$NETNS_DRIVER" "$BIN/cosserver" serve --dir "$BUCKET" \
 			--listen "$DRIVER_IP:$ARTIFACT_PORT" --secret-id "$COS_SECRET_ID" --secret-key "$COS_SECRET_KEY" \
-			--faults
+			--faults --anonymous
 	) </dev/null >>"$ART_LOG" 2>&1 &
 	echo $! >"$PIDFILE"
 	wait_for "the artifact server at $BASE" 20 curl -fsS --max-time 2 -o /dev/null "$BASE/_stats" ||
