@@ -86,3 +86,21 @@ func TestParamsRefuseSecretsAndShellSyntax(t *testing.T) {
 		}
 	}
 }
+
+// shippedNote heads packaging/cloud-init/user-data.yaml, the example the
+// packages carry: what it is and how to make the real one.
+const shippedNote = `# An example, not for use as it is: its sha256 is a placeholder. Make your
+# pool's user-data with ` + "`add2tkectl-<clusterID>-<nodePoolID> cloud-init --url URL`" + `,
+# URL being where your mirror serves that bundled binary.
+`
+
+// TestShippedUserDataIsTheCommandsOutput: the example the project ships is
+// what the command renders (after its note), so it never drifts from it.
+func TestShippedUserDataIsTheCommandsOutput(t *testing.T) {
+	b, err := Render(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, rest, _ := strings.Cut(string(b), "\n")
+	golden.AssertFile(t, "../../packaging/cloud-init/user-data.yaml", []byte(first+"\n"+shippedNote+rest))
+}

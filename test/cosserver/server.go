@@ -59,8 +59,12 @@ type Fault struct {
 	// StallAfter body bytes are sent: a link that goes silent, then recovers.
 	Stall      string `json:"stall,omitempty"`
 	StallAfter int64  `json:"stallAfter,omitempty"`
+	// For bounds the fault in time (a duration such as "30s" from when it is
+	// set): a mirror that answers 503 for the first half minute of a boot.
+	For string `json:"for,omitempty"`
 
 	resetDone map[int64]bool
+	until     time.Time
 }
 
 // stall is how long the fault holds the body (0 for none).
@@ -137,6 +141,14 @@ func (s *server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 				http.Error(w, "fault: "+err.Error(), http.StatusBadRequest)
 				return
 			}
+			if f.For != "" {
+				d, err := time.ParseDuration(f.For)
+				if err != nil || d <= 0 {
+					http.Error(w, fmt.Sprintf("fault: for %q is not a duration such as \"30s\"", f.For), http.StatusBadRequest)
+					return
+				}
+				f.until = s.now().Add(d)
+			}
 		}
 		s.faults = append(s.faults, list...)
 		w.WriteHeader(http.StatusNoContent)
@@ -167,7 +179,11 @@ func (s *server) takeFaults(p string) []*Fault {
 	defer s.mu.Unlock()
 	var out []*Fault
 	kept := s.faults[:0]
+	now := s.now()
 	for _, f := range s.faults {
+		if !f.until.IsZero() && !now.Before(f.until) {
+			continue // its time is up
+		}
 		if f.Path != "" && f.Path != p {
 			kept = append(kept, f)
 			continue

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -135,5 +136,34 @@ func TestStallHoldsTheBodyThenSendsTheRest(t *testing.T) {
 	resp2.Body.Close()
 	if d := time.Since(start); d > 300*time.Millisecond {
 		t.Errorf("second response took %s: the stall applied twice", d)
+	}
+}
+
+func TestFaultForEndsInTime(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "obj"), []byte("object"), 0o644)
+	s := newServer(dir, "", "")
+	s.admin = true
+	now := time.Unix(1000, 0)
+	s.now = func() time.Time { return now }
+	do := func(method, path, body string) int {
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, httptest.NewRequest(method, path, strings.NewReader(body)))
+		return rec.Code
+	}
+	if code := do(http.MethodPost, "/_faults", `{"status":503,"for":"half a minute"}`); code != http.StatusBadRequest {
+		t.Errorf("a for that is no duration: %d, want 400", code)
+	}
+	if code := do(http.MethodPost, "/_faults", `{"path":"/obj","status":503,"for":"30s"}`); code != http.StatusNoContent {
+		t.Fatalf("post fault: %d", code)
+	}
+	for _, step := range []struct {
+		after time.Duration
+		want  int
+	}{{0, 503}, {29 * time.Second, 503}, {30 * time.Second, 200}, {31 * time.Second, 200}} {
+		now = time.Unix(1000, 0).Add(step.after)
+		if code := do(http.MethodGet, "/obj", ""); code != step.want {
+			t.Errorf("GET %s after the fault was set: %d, want %d", step.after, code, step.want)
+		}
 	}
 }

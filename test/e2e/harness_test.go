@@ -355,6 +355,8 @@ func (e *Env) CollectLogs(t *testing.T, hosts ...*Host) {
 			"add2tkectl-logs.txt":  "for f in /var/log/add2tkectl/*; do echo \"== $f\"; cat \"$f\"; done",
 			"userscript-logs.txt":  "for f in /usr/local/qcloud/tke/userscript/*; do echo \"== $f\"; cat \"$f\"; done",
 			"add2tkectl-state.txt": "cat /var/lib/add2tkectl/state.json",
+			"cloud-init.log":       "cloud-init status --long; cat /var/log/cloud-init.log /var/log/cloud-init-output.log",
+			"firstboot.txt":        "cat /var/lib/add2tkectl/firstboot.json; journalctl -u add2tkectl-install --no-pager -o short-precise",
 		} {
 			res, err := h.Exec(ctx, nil, "bash", "-c", cmd+" 2>&1")
 			if err != nil {
