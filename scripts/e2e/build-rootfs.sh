@@ -9,7 +9,9 @@ need_root
 # openssh-server: the fleet tests drive hosts with ansible-playbook over SSH.
 # cloud-init: the first-boot tests; without a NoCloud seed its generator
 # finds no datasource and leaves it disabled, so other hosts boot as before.
-PKGS=systemd,systemd-sysv,dbus,iproute2,ca-certificates,iptables,kmod,procps,util-linux,mount,curl,less,openssh-server,cloud-init
+# locales: cloud-init's locale module (update-locale, locale-gen), as in
+# Debian's cloud images; without it cloud-config.service fails.
+PKGS=systemd,systemd-sysv,dbus,iproute2,ca-certificates,iptables,kmod,procps,util-linux,mount,curl,less,openssh-server,cloud-init,locales
 
 # The marker holds the package list, so a rootfs of an older list is rebuilt.
 if [ -x "$ROOTFS/lib/systemd/systemd" ] && [ "$(cat "$ROOTFS/.e2e-rootfs-done" 2>/dev/null)" = "$PKGS" ]; then

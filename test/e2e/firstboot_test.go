@@ -540,7 +540,7 @@ func TestCloudInitSchemaAcceptsEveryUserData(t *testing.T) {
 	} {
 		h.CopyFile(t, path, "/root/"+name+".yaml", 0o600)
 		out := h.Run(t, time.Minute, "cloud-init", "schema", "--config-file", "/root/"+name+".yaml")
-		if !strings.Contains(out, "Valid schema") {
+		if !strings.Contains(out, "Valid cloud-config") {
 			t.Errorf("cloud-init schema of the %s user-data: %s", name, out)
 		}
 	}
