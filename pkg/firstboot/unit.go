@@ -54,13 +54,16 @@ func Backoff(n int) time.Duration {
 // Unit is the first-boot unit for the bundled binary named name (under
 // BinDir).
 //
-// Ordering: After= and Wants=network-online.target, like cloud-final.service,
-// and After=cloud-final.service: on the first boot the user-data's runcmd
-// (inside cloud-final) starts this unit with --no-block, so the start job
-// simply waits for cloud-final to end, and nothing of cloud-init waits for
-// this unit (no Before=, no cycle; a blocking start would deadlock). On later
-// boots it is started by multi-user.target, which cloud-init does not order
-// itself before.
+// Ordering: After= and Wants=network-online.target, and After=
+// cloud-final.service: on the first boot the user-data's runcmd (inside
+// cloud-final) starts this unit with --no-block, so the start job simply
+// waits for cloud-final to end (a blocking start would deadlock). On later
+// boots multi-user.target starts it. DefaultDependencies=no because a target
+// orders itself after what it wants, and Debian's cloud-final.service runs
+// after multi-user.target: with the default, multi-user.target → this unit →
+// cloud-final → multi-user.target is a cycle, and systemd breaks it by
+// dropping this unit's start at every later boot. The dependencies the
+// default would give, less that one, are spelled out.
 //
 // Retries: Restart=on-failure with a fixed RestartSec (see Backoff for the
 // growing part); the runner gives up after MaxAttempts with GaveUpStatus,
@@ -77,8 +80,12 @@ func Unit(name string) systemd.Unit {
 		Sections: []systemd.Section{
 			{Name: "Unit", Directives: []systemd.Directive{
 				systemd.D("Description", "add2tkectl: join this host to the cluster (first boot)"),
+				systemd.D("DefaultDependencies", "no"),
+				systemd.D("Requires", "sysinit.target"),
 				systemd.D("Wants", "network-online.target"),
-				systemd.D("After", "network-online.target cloud-final.service"),
+				systemd.D("After", "sysinit.target basic.target network-online.target cloud-final.service"),
+				systemd.D("Conflicts", "shutdown.target"),
+				systemd.D("Before", "shutdown.target"),
 				systemd.D("ConditionPathExists", bin),
 				systemd.D("StartLimitIntervalSec", "6h"),
 				systemd.D("StartLimitBurst", strconv.Itoa(MaxAttempts+2)),

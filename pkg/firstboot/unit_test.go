@@ -19,6 +19,26 @@ func TestUnitMatchesGoldenAndPassesSystemdAnalyze(t *testing.T) {
 	systemdtest.Verify(t, map[string][]byte{UnitPath: b})
 }
 
+// TestUnitHasNoOrderingCycleWithCloudInit boots, in systemd-analyze's
+// transaction, multi-user.target wanting this unit (as enabled) and
+// cloud-final.service ordered as Debian's cloud-init orders it (after
+// multi-user.target): a cycle there makes systemd drop this unit's start
+// job on every later boot, silently.
+func TestUnitHasNoOrderingCycleWithCloudInit(t *testing.T) {
+	b, err := RenderUnit(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	systemdtest.Verify(t, map[string][]byte{
+		UnitPath: b,
+		"/etc/systemd/system/cloud-final.service": []byte("[Unit]\nDescription=Cloud-init final stage\n" +
+			"After=network-online.target cloud-config.service rc-local.service multi-user.target\nWants=network-online.target\n" +
+			"[Service]\nType=oneshot\nExecStart=/usr/bin/cloud-init modules --mode=final\n"),
+		"/etc/systemd/system/multi-user.target.d/enabled.conf": []byte("[Unit]\nWants=" + UnitName + " cloud-final.service\n"),
+		"/etc/systemd/system/boot-check.target":                 []byte("[Unit]\nDescription=A boot\nWants=multi-user.target\n"),
+	})
+}
+
 func TestUnitRefusesAPathAsName(t *testing.T) {
 	for _, n := range []string{"", "../x", "/usr/bin/x", "a/b"} {
 		if _, err := RenderUnit(n); err == nil {
