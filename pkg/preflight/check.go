@@ -106,6 +106,7 @@ func Checks() []Check {
 		checkAPIServer,
 		checkNodeIP,
 		checkClock,
+		checkKubeletVersion,
 	}
 }
 
