@@ -35,7 +35,7 @@ func TestUnitHasNoOrderingCycleWithCloudInit(t *testing.T) {
 			"After=network-online.target cloud-config.service rc-local.service multi-user.target\nWants=network-online.target\n" +
 			"[Service]\nType=oneshot\nExecStart=/usr/bin/cloud-init modules --mode=final\n"),
 		"/etc/systemd/system/multi-user.target.d/enabled.conf": []byte("[Unit]\nWants=" + UnitName + " cloud-final.service\n"),
-		"/etc/systemd/system/boot-check.target":                 []byte("[Unit]\nDescription=A boot\nWants=multi-user.target\n"),
+		"/etc/systemd/system/boot-check.target":                []byte("[Unit]\nDescription=A boot\nWants=multi-user.target\n"),
 	})
 }
 
