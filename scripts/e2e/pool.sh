@@ -10,6 +10,10 @@
 #   E2E_POOL_RUNTIME   containerd | docker   (containerd)
 #   E2E_POOL_DIR       where pool.yaml and bundle/ go ($E2E_STATE)
 #   E2E_POOL_CORDON    true | false          (true)
+#   E2E_POOL_KUBERNETES_VERSION              (the environment's, e.g. 1.35.4)
+#   E2E_POOL_RUNTIME_VERSION                 (the artifact set's)
+#   E2E_POOL_MANIFEST_URL_FILE               ($E2E_STATE/manifest-url; e.g.
+#                      manifest-url-containerd2 for the runtime upgrade)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 need_root
@@ -20,13 +24,16 @@ RUNTIME=${E2E_POOL_RUNTIME:-containerd}
 POOL_DIR=${E2E_POOL_DIR:-$E2E_STATE}
 POOL=$POOL_DIR/pool.yaml
 CORDON=${E2E_POOL_CORDON:-true}
+KUBE_VERSION=${E2E_POOL_KUBERNETES_VERSION:-${K8S_VERSION#v}}
+MANIFEST_URL_FILE=${E2E_POOL_MANIFEST_URL_FILE:-$E2E_STATE/manifest-url}
 BIN=$E2E_STATE/bin
 
 for f in "$E2E_STATE/ca.crt" "$E2E_STATE/bootstrap-token" "$E2E_STATE/manifest-url" "$E2E_STATE/keys/release.pub" "$BIN/add2tkectl"; do
 	[ -s "$f" ] || die "$f missing: bring the environment up first (scripts/e2e/up)"
 done
-runtime_version=$(jq -r --arg n "$RUNTIME" '.artifacts[] | select(.name == $n) | .version' "$E2E_STATE/payload.json" | head -1)
+runtime_version=${E2E_POOL_RUNTIME_VERSION:-$(jq -r --arg n "$RUNTIME" '.artifacts[] | select(.name == $n) | .version' "$E2E_STATE/payload.json" | head -1)}
 [ -n "$runtime_version" ] || die "the artifact set has no $RUNTIME"
+[ -s "$MANIFEST_URL_FILE" ] || die "no manifest URL in $MANIFEST_URL_FILE (scripts/e2e/artifacts.sh publish)"
 case $RUNTIME in containerd) data_dir=/var/lib/containerd ;; docker) data_dir=/var/lib/docker ;; esac
 
 indent() { sed 's/^/        /'; }
@@ -39,7 +46,7 @@ mkdir -p "$POOL_DIR"
 		cluster:
 		  id: $CLUSTER_ID
 		  region: ap-e2e
-		  kubernetesVersion: "${K8S_VERSION#v}"
+		  kubernetesVersion: "$KUBE_VERSION"
 		  apiServer:
 		    endpoint: https://$DRIVER_IP:$APISERVER_PORT
 		    caData: $(base64 -w0 <"$E2E_STATE/ca.crt")
@@ -77,7 +84,7 @@ mkdir -p "$POOL_DIR"
 		      "https://$DRIVER_IP:$APISERVER_PORT/api/v1/nodes/\$node" -o /dev/null
 		    echo "uncordoned \$node"
 		artifacts:
-		  manifestURL: "$(cat "$E2E_STATE/manifest-url")"
+		  manifestURL: "$(cat "$MANIFEST_URL_FILE")"
 		  publicKey: |
 		$(indent <"$E2E_STATE/keys/release.pub")
 	YAML

@@ -28,13 +28,13 @@ type fleet struct {
 	hosts     []*Host
 	inventory string
 	stage     string
+	hostsYAML string
 }
 
 func newFleet(t *testing.T, names ...string) *fleet {
 	t.Helper()
 	bundle := env.Bundle(t)
-	f := &fleet{stage: t.TempDir()}
-	state := env.Var(t, "E2E_STATE")
+	f := &fleet{stage: t.TempDir(), inventory: filepath.Join(t.TempDir(), "inventory.yml")}
 	var hosts strings.Builder
 	for _, n := range names {
 		h := env.FreshHost(t, n)
@@ -44,6 +44,16 @@ func newFleet(t *testing.T, names ...string) *fleet {
 		f.hosts = append(f.hosts, h)
 		fmt.Fprintf(&hosts, "        %s: {ansible_host: %s}\n", h.Name, h.IP)
 	}
+	f.hostsYAML = hosts.String()
+	f.useBundle(t, bundle)
+	return f
+}
+
+// useBundle (re)writes the inventory: the pool's group carries bundle, as
+// an operator points it at the console's new bundle for an upgrade.
+func (f *fleet) useBundle(t *testing.T, bundle string) {
+	t.Helper()
+	state := env.Var(t, "E2E_STATE")
 	inv := fmt.Sprintf(`all:
   vars:
     ansible_user: root
@@ -57,12 +67,10 @@ func newFleet(t *testing.T, names ...string) *fleet {
         add2tkectl_binary: %[3]s
         add2tkectl_bundle_dir: %[4]s
       hosts:
-%[5]s`, state, f.stage, filepath.Base(bundle), filepath.Dir(bundle), hosts.String())
-	f.inventory = filepath.Join(t.TempDir(), "inventory.yml")
+%[5]s`, state, f.stage, filepath.Base(bundle), filepath.Dir(bundle), f.hostsYAML)
 	if err := os.WriteFile(f.inventory, []byte(inv), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return f
 }
 
 // play is one ansible-playbook run: its output and the recap per host.
@@ -132,10 +140,11 @@ func cosStats(t *testing.T, method string) map[string]struct{ Requests, Bytes in
 func TestAnsibleInstallsFleetOnceStagedThenNoOp(t *testing.T) {
 	f := newFleet(t, "host1", "host2", "host3")
 	cosStats(t, http.MethodDelete)
-	p := f.run(t, "install.yml")
+	p := f.run(t, "install.yml", "-v")
 	if p.rc != 0 {
 		t.Fatalf("install.yml: rc %d\n%s", p.rc, p.out)
 	}
+	noSecretIn(t, "install.yml -v", p.out)
 	if !strings.Contains(p.out, "Roll out") || strings.Count(p.out, "PLAY [Roll out]") != 3 {
 		t.Errorf("want three batches (serial [1, 25%%] of 3 hosts), got %d", strings.Count(p.out, "PLAY [Roll out]"))
 	}
@@ -201,6 +210,8 @@ func TestAnsibleInstallsFleetOnceStagedThenNoOp(t *testing.T) {
 			t.Errorf("%s: --check on a joined host changed=%d, want 0", h.Name, check.recap[h.Name]["changed"])
 		}
 	}
+
+	upgradeFleet(t, f)
 
 	p = f.run(t, "uninstall.yml")
 	if p.rc != 0 {
@@ -278,7 +289,7 @@ func TestAnsibleCollectionLints(t *testing.T) {
 		t.Errorf("ansible-lint --profile production: %v\n%s", err, out)
 	}
 	books, _ := filepath.Glob(filepath.Join(dir, "playbooks", "*.yml"))
-	if len(books) < 2 {
+	if len(books) < 3 {
 		t.Fatalf("playbooks: %v", books)
 	}
 	for _, b := range books {
@@ -286,6 +297,99 @@ func TestAnsibleCollectionLints(t *testing.T) {
 		cmd.Env = append(os.Environ(), "ANSIBLE_COLLECTIONS_PATH="+env.Var(t, "ANSIBLE_COLLECTIONS_PATH"))
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Errorf("--syntax-check %s: %v\n%s", filepath.Base(b), err, out)
+		}
+	}
+}
+
+// noSecretIn: neither the bootstrap token's secret nor a presigned
+// signature is in what Ansible printed.
+func noSecretIn(t *testing.T, what, out string) {
+	t.Helper()
+	token := strings.TrimSpace(string(mustRead(t, env.Var(t, "BOOTSTRAP_TOKEN_FILE"))))
+	_, secret, _ := strings.Cut(token, ".")
+	if secret == "" {
+		t.Fatal("no bootstrap token secret to look for")
+	}
+	if !strings.Contains(out, "install") {
+		t.Fatalf("%s printed nothing of install: the scan would prove nothing", what)
+	}
+	for name, s := range map[string]string{"the bootstrap token's secret": secret, "a presigned signature": "q-signature"} {
+		if strings.Contains(out, s) {
+			t.Errorf("%s prints %s", what, name)
+		}
+	}
+}
+
+// upgradeFleet rolls new bundles out over the joined fleet with
+// upgrade.yml: one whose kubelet is newer than the control plane is refused
+// before any host changes; one with containerd 2 goes batch by batch through
+// the health gate, each Node the same object on the new runtime; a second
+// run changes nothing.
+func upgradeFleet(t *testing.T, f *fleet) {
+	t.Helper()
+	before := map[string]string{}
+	for _, h := range f.hosts {
+		before[h.Name] = h.Sh(t, 30*time.Second, "sha256sum /usr/local/bin/add2tkectl-*; systemctl show -p ExecMainStartTimestampMonotonic kubelet containerd")
+	}
+	newer := env.Bundle(t, "E2E_POOL_KUBERNETES_VERSION=1.36.0")
+	f.useBundle(t, newer)
+	p := f.run(t, "upgrade.yml")
+	if p.rc == 0 {
+		t.Fatalf("upgrade.yml to a kubelet 1.36.0 on a v1.35 control plane succeeded:\n%s", p.out)
+	}
+	if !strings.Contains(p.out, "newer than the API server") || !strings.Contains(p.out, "no host was changed") {
+		t.Errorf("upgrade.yml's refusal does not say the kubelet is newer than the API server:\n%s", p.out)
+	}
+	if strings.Contains(p.out, "PLAY [Roll out]") && strings.Contains(p.out, "TASK [add2tke.node.add2tkectl : Install (join the cluster)]") {
+		t.Errorf("upgrade.yml went on to the rollout after the version gate failed")
+	}
+	for _, h := range f.hosts {
+		if got := h.Sh(t, 30*time.Second, "sha256sum /usr/local/bin/add2tkectl-*; systemctl show -p ExecMainStartTimestampMonotonic kubelet containerd"); got != before[h.Name] {
+			t.Errorf("%s changed although the version gate refused the upgrade:\n%s\n->\n%s", h.Name, before[h.Name], got)
+		}
+	}
+
+	uids := map[string]string{}
+	for _, h := range f.hosts {
+		uids[h.Name] = string(getNode(t, h.Name).UID)
+	}
+	state := env.Var(t, "E2E_STATE")
+	rt2 := env.Bundle(t, "E2E_POOL_RUNTIME_VERSION="+containerd2Version, "E2E_POOL_MANIFEST_URL_FILE="+filepath.Join(state, "manifest-url-containerd2"))
+	f.useBundle(t, rt2)
+	p = f.run(t, "upgrade.yml")
+	if p.rc != 0 {
+		t.Fatalf("upgrade.yml to containerd %s: rc %d\n%s", containerd2Version, p.rc, p.out)
+	}
+	t.Logf("upgrade.yml (containerd %s, three hosts): %s", containerd2Version, p.took.Round(time.Millisecond))
+	if n := strings.Count(p.out, "PLAY [Roll out]"); n != 3 {
+		t.Errorf("upgrade.yml rolled out in %d batches, want 3 (serial [1, 25%%] of 3 hosts)", n)
+	}
+	if !strings.Contains(p.out, "kubelet 1.35.4, API server v1.35.4") {
+		t.Errorf("upgrade.yml does not show the version gate's verdict:\n%s", p.out)
+	}
+	for _, h := range f.hosts {
+		if p.recap[h.Name]["changed"] == 0 {
+			t.Errorf("%s: upgrade.yml reported no change", h.Name)
+		}
+		// The kubelet reports the new runtime at its next node status update.
+		n := getNode(t, h.Name)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		err := poll(ctx, func(context.Context) (bool, error) {
+			n = getNode(t, h.Name)
+			return n.Status.NodeInfo.ContainerRuntimeVersion == "containerd://"+containerd2Version, nil
+		})
+		cancel()
+		if err != nil {
+			t.Errorf("%s: Node runtime %q after the upgrade, want containerd://%s", h.Name, n.Status.NodeInfo.ContainerRuntimeVersion, containerd2Version)
+		}
+		if string(n.UID) != uids[h.Name] {
+			t.Errorf("%s: the upgrade made a new Node object", h.Name)
+		}
+	}
+	p = f.run(t, "upgrade.yml")
+	for _, h := range f.hosts {
+		if p.rc != 0 || p.recap[h.Name]["changed"] != 0 {
+			t.Errorf("%s: second upgrade.yml rc %d changed=%d, want 0", h.Name, p.rc, p.recap[h.Name]["changed"])
 		}
 	}
 }
