@@ -5,6 +5,10 @@
 #
 #   artifacts.sh up        build cosserver + add2tkectl, fill the bucket, start serving, publish
 #   artifacts.sh publish   (re)write the signed manifest with fresh presigned URLs
+#   artifacts.sh publish-short NAME SECONDS
+#                          bucket/NAME.json: the same manifest with every link valid for
+#                          SECONDS only, its own URL in $E2E_STATE/manifest-url-NAME
+#                          (the test of a rollout that outlives its links)
 #   artifacts.sh down      stop serving, remove the bucket and keys
 #
 # publish writes, in $E2E_STATE:
@@ -191,6 +195,27 @@ publish_containerd2() {
 	rm -rf "$tmp"
 }
 
+publish_short() {
+	local name=${1:?usage: artifacts.sh publish-short NAME SECONDS} secs=${2:?usage: artifacts.sh publish-short NAME SECONDS}
+	case $name in *[!a-z0-9-]*) die "publish-short: NAME $name: lower-case letters, digits and - only" ;; esac
+	credentials
+	local tmp urls='{}' u
+	tmp=$(mktemp -d)
+	for u in $(jq -r '.artifacts[].urls[]' "$ARTIFACTS/payload.json" | sort -u); do
+		urls=$(jq -c --arg k "$u" --arg v "$(E2E_PRESIGN_EXPIRES=${secs}s presign "/$u")" '. + {($k): $v}' <<<"$urls")
+	done
+	jq --argjson m "$urls" '.artifacts[].urls |= map($m[.] // .)' "$ARTIFACTS/payload.json" >"$tmp/payload.json"
+	sign "$tmp/payload.json" "$tmp/manifest.json"
+	mv "$tmp/manifest.json" "$BUCKET/$name.json"
+	(
+		umask 077
+		E2E_PRESIGN_EXPIRES=${secs}s presign "/$name.json" >"$E2E_STATE/manifest-url-$name.tmp"
+		mv "$E2E_STATE/manifest-url-$name.tmp" "$E2E_STATE/manifest-url-$name"
+	)
+	rm -rf "$tmp"
+	log "published $BASE/$name.json, every link valid ${secs}s"
+}
+
 up() {
 	"$(dirname "$0")/net.sh" up
 	build_tools
@@ -215,7 +240,8 @@ down() {
 case ${1:-} in
 up) up ;;
 publish) publish ;;
+publish-short) publish_short "${2:-}" "${3:-}" ;;
 build) build_tools ;;
 down) down ;;
-*) die "usage: $0 up|publish|build|down" ;;
+*) die "usage: $0 up|publish|publish-short NAME SECONDS|build|down" ;;
 esac

@@ -393,3 +393,49 @@ func upgradeFleet(t *testing.T, f *fleet) {
 		}
 	}
 }
+
+// TestAnsibleRolloutOutlivesItsLinks: every presigned link of the pool's
+// manifest expires shortly after the controller staged the artifacts; the
+// hosts of the later batch install after that, from the staged copy, and
+// the rollout succeeds (the signed manifest is still verified on each host).
+func TestAnsibleRolloutOutlivesItsLinks(t *testing.T) {
+	const validity = 40 * time.Second
+	state := env.Var(t, "E2E_STATE")
+	publish := exec.Command(filepath.Join(env.Root, "scripts/e2e/artifacts.sh"), "publish-short", "manifest-short", fmt.Sprint(int(validity.Seconds())))
+	if out, err := publish.CombinedOutput(); err != nil {
+		t.Fatalf("artifacts.sh publish-short: %v\n%s", err, out)
+	}
+	expires := time.Now().Add(validity)
+	urlFile := filepath.Join(state, "manifest-url-manifest-short")
+	f := newFleet(t, "host1", "host2")
+	f.useBundle(t, env.Bundle(t, "E2E_POOL_MANIFEST_URL_FILE="+urlFile))
+	p := f.run(t, "install.yml", "-e", `{"add2tkectl_serial": [1]}`)
+	if p.rc != 0 {
+		t.Fatalf("install.yml with links that expire at %s: rc %d\n%s", expires.Format(time.TimeOnly), p.rc, p.out)
+	}
+	// The later host's install began after every link had expired.
+	last := mustJournal(t, f.hosts[1]).phase("download")
+	if last == nil || last.StartedAt == nil {
+		t.Fatalf("%s: no download phase in its journal", f.hosts[1].Name)
+	}
+	if !last.StartedAt.After(expires) {
+		t.Fatalf("%s installed at %s, before the links expired at %s: the test proves nothing (the rollout was faster than %s)",
+			f.hosts[1].Name, last.StartedAt.Format(time.TimeOnly), expires.Format(time.TimeOnly), validity)
+	}
+	t.Logf("links expired at %s; %s installed from the staged copy at %s", expires.Format(time.TimeOnly), f.hosts[1].Name, last.StartedAt.Format(time.TimeOnly))
+	resp, err := http.Get(strings.TrimSpace(string(mustRead(t, urlFile))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("the manifest link answers %d after its expiry, want 403: the links did not expire", resp.StatusCode)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for _, h := range f.hosts {
+		if _, err := env.WaitNodeReady(ctx, h.Name); err != nil {
+			t.Error(err)
+		}
+	}
+}
