@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -21,6 +22,34 @@ import (
 // hosts (STYLE.md 10): scripts/e2e/fleet.sh made the key pair, the hosts
 // authorize it, and ANSIBLE_COLLECTIONS_PATH finds add2tke.node as an
 // installed collection.
+
+// collectionsPath is a collections path of this test run in which
+// add2tke.node is this checkout's packaging/ansible, as an installed
+// collection: the environment's own (ANSIBLE_COLLECTIONS_PATH) follows
+// whichever checkout last asked scripts/e2e/env.
+func collectionsPath(t *testing.T) string {
+	t.Helper()
+	collectionsOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "add2tkectl-e2e-collections.")
+		if err == nil {
+			ns := filepath.Join(dir, "ansible_collections", "add2tke")
+			if err = os.MkdirAll(ns, 0o755); err == nil {
+				err = os.Symlink(filepath.Join(env.Root, "packaging/ansible"), filepath.Join(ns, "node"))
+			}
+		}
+		collectionsDir, collectionsErr = dir, err
+	})
+	if collectionsErr != nil {
+		t.Fatalf("a collections path for add2tke.node: %v", collectionsErr)
+	}
+	return collectionsDir
+}
+
+var (
+	collectionsOnce sync.Once
+	collectionsDir  string
+	collectionsErr  error
+)
 
 // fleet is a rollout of the tests: its hosts, an inventory of one node-pool
 // group carrying a bundle of its own, and a stage directory of its own.
@@ -89,7 +118,7 @@ func (f *fleet) run(t *testing.T, playbook string, args ...string) play {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "ansible-playbook", append([]string{"-i", f.inventory, path}, args...)...)
-	cmd.Env = append(os.Environ(), "ANSIBLE_COLLECTIONS_PATH="+env.Var(t, "ANSIBLE_COLLECTIONS_PATH"),
+	cmd.Env = append(os.Environ(), "ANSIBLE_COLLECTIONS_PATH="+collectionsPath(t),
 		"ANSIBLE_FORCE_COLOR=0", "ANSIBLE_NOCOLOR=1", "ANSIBLE_RETRY_FILES_ENABLED=1",
 		"ANSIBLE_RETRY_FILES_SAVE_PATH="+t.TempDir())
 	var out bytes.Buffer
@@ -284,7 +313,7 @@ func TestAnsibleCollectionLints(t *testing.T) {
 	dir := filepath.Join(env.Root, "packaging/ansible")
 	cmd := exec.Command("ansible-lint", "--profile", "production", "galaxy.yml", "meta", "playbooks", "roles")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "ANSIBLE_COLLECTIONS_PATH="+env.Var(t, "ANSIBLE_COLLECTIONS_PATH"), "NO_COLOR=1")
+	cmd.Env = append(os.Environ(), "ANSIBLE_COLLECTIONS_PATH="+collectionsPath(t), "NO_COLOR=1")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("ansible-lint --profile production: %v\n%s", err, out)
 	}
@@ -294,7 +323,7 @@ func TestAnsibleCollectionLints(t *testing.T) {
 	}
 	for _, b := range books {
 		cmd := exec.Command("ansible-playbook", "-i", "localhost,", "--syntax-check", b)
-		cmd.Env = append(os.Environ(), "ANSIBLE_COLLECTIONS_PATH="+env.Var(t, "ANSIBLE_COLLECTIONS_PATH"))
+		cmd.Env = append(os.Environ(), "ANSIBLE_COLLECTIONS_PATH="+collectionsPath(t))
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Errorf("--syntax-check %s: %v\n%s", filepath.Base(b), err, out)
 		}
