@@ -4,10 +4,10 @@ COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X github.com/add2tkectl/add2tkectl/pkg/cli.version=$(VERSION) -X github.com/add2tkectl/add2tkectl/pkg/cli.commit=$(COMMIT)
 GO      ?= go
 
-.PHONY: build test lint fmt check deps bench-download release-check release-snapshot faults fuzz
+.PHONY: build test lint fmt check deps bench-download release-check release-snapshot packages faults fuzz
 
 # check is README's test command: everything CI runs, from a fresh machine.
-check: deps build lint test e2e
+check: deps build lint test packages e2e
 
 deps:
 	scripts/ci-deps.sh
@@ -58,5 +58,13 @@ $(GORELEASER):
 release-check: $(GORELEASER)
 	$(GORELEASER) check
 
+# The binaries are copied to dist/ under the names SHA256SUMS gives them
+# (goreleaser keeps them in per-target directories), and the sums verified.
 release-snapshot: $(GORELEASER)
-	$(GORELEASER) release --snapshot --clean
+	COMMIT=$(COMMIT) $(GORELEASER) release --snapshot --clean
+	cd dist && for arch in amd64 arm64; do cp add2tkectl_linux_$${arch}_*/add2tkectl add2tkectl-linux-$$arch; done && sha256sum -c --quiet SHA256SUMS
+
+# packages builds the deb and rpm of both architectures and checks their
+# contents; test/e2e/package_test.go installs the amd64 deb from dist/.
+packages: release-snapshot
+	scripts/check-packages.sh dist
