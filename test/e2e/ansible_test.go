@@ -428,15 +428,16 @@ func upgradeFleet(t *testing.T, f *fleet) {
 // hosts of the later batch install after that, from the staged copy, and
 // the rollout succeeds (the signed manifest is still verified on each host).
 func TestAnsibleRolloutOutlivesItsLinks(t *testing.T) {
-	const validity = 40 * time.Second
+	const validity = 45 * time.Second
 	state := env.Var(t, "E2E_STATE")
+	f := newFleet(t, "host1", "host2")
+	// Published last, so that the links' time runs from the rollout's start.
 	publish := exec.Command(filepath.Join(env.Root, "scripts/e2e/artifacts.sh"), "publish-short", "manifest-short", fmt.Sprint(int(validity.Seconds())))
 	if out, err := publish.CombinedOutput(); err != nil {
 		t.Fatalf("artifacts.sh publish-short: %v\n%s", err, out)
 	}
 	expires := time.Now().Add(validity)
 	urlFile := filepath.Join(state, "manifest-url-manifest-short")
-	f := newFleet(t, "host1", "host2")
 	f.useBundle(t, env.Bundle(t, "E2E_POOL_MANIFEST_URL_FILE="+urlFile))
 	p := f.run(t, "install.yml", "-e", `{"add2tkectl_serial": [1]}`)
 	if p.rc != 0 {
