@@ -144,17 +144,22 @@ sign() { # sign PAYLOAD OUT
 	esac
 }
 
+# presigned_payload: the artifact set's payload with every relative URL a
+# presigned absolute one, valid for $E2E_PRESIGN_EXPIRES.
+presigned_payload() {
+	local urls='{}' u
+	for u in $(jq -r '.artifacts[].urls[]' "$ARTIFACTS/payload.json" | sort -u); do
+		urls=$(jq -c --arg k "$u" --arg v "$(presign "/$u")" '. + {($k): $v}' <<<"$urls")
+	done
+	jq --argjson m "$urls" '.artifacts[].urls |= map($m[.] // .)' "$ARTIFACTS/payload.json"
+}
+
 publish() {
 	credentials
 	keygen
 	local tmp
 	tmp=$(mktemp -d)
-	# every relative URL of the payload becomes a presigned absolute one
-	local urls='{}' u
-	for u in $(jq -r '.artifacts[].urls[]' "$ARTIFACTS/payload.json" | sort -u); do
-		urls=$(jq -c --arg k "$u" --arg v "$(presign "/$u")" '. + {($k): $v}' <<<"$urls")
-	done
-	jq --argjson m "$urls" '.artifacts[].urls |= map($m[.] // .)' "$ARTIFACTS/payload.json" >"$tmp/payload.json"
+	presigned_payload >"$tmp/payload.json"
 	sign "$tmp/payload.json" "$tmp/manifest.json"
 	mv "$tmp/manifest.json" "$BUCKET/manifest.json"
 	(
@@ -199,12 +204,9 @@ publish_short() {
 	local name=${1:?usage: artifacts.sh publish-short NAME SECONDS} secs=${2:?usage: artifacts.sh publish-short NAME SECONDS}
 	case $name in *[!a-z0-9-]*) die "publish-short: NAME $name: lower-case letters, digits and - only" ;; esac
 	credentials
-	local tmp urls='{}' u
+	local tmp
 	tmp=$(mktemp -d)
-	for u in $(jq -r '.artifacts[].urls[]' "$ARTIFACTS/payload.json" | sort -u); do
-		urls=$(jq -c --arg k "$u" --arg v "$(E2E_PRESIGN_EXPIRES=${secs}s presign "/$u")" '. + {($k): $v}' <<<"$urls")
-	done
-	jq --argjson m "$urls" '.artifacts[].urls |= map($m[.] // .)' "$ARTIFACTS/payload.json" >"$tmp/payload.json"
+	E2E_PRESIGN_EXPIRES=${secs}s presigned_payload >"$tmp/payload.json"
 	sign "$tmp/payload.json" "$tmp/manifest.json"
 	mv "$tmp/manifest.json" "$BUCKET/$name.json"
 	(

@@ -144,8 +144,14 @@ func (f *fleet) run(t *testing.T, playbook string, args ...string) play {
 	return p
 }
 
-// cosStats is the artifact server's bytes and requests per object.
-func cosStats(t *testing.T, method string) map[string]struct{ Requests, Bytes int64 } {
+// objectStats is what the artifact server answered for one object.
+type objectStats struct {
+	Requests, Bytes int64
+	Status          map[string]int // HTTP status -> count
+}
+
+// cosStats is the artifact server's bytes, requests and statuses per object.
+func cosStats(t *testing.T, method string) map[string]objectStats {
 	t.Helper()
 	req, _ := http.NewRequest(method, env.Var(t, "ARTIFACT_URL")+"/_stats", nil)
 	resp, err := http.DefaultClient.Do(req)
@@ -153,7 +159,7 @@ func cosStats(t *testing.T, method string) map[string]struct{ Requests, Bytes in
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	out := map[string]struct{ Requests, Bytes int64 }{}
+	out := map[string]objectStats{}
 	if method == http.MethodGet {
 		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
 			t.Fatal(err)
@@ -334,11 +340,7 @@ func TestAnsibleCollectionLints(t *testing.T) {
 // signature is in what Ansible printed.
 func noSecretIn(t *testing.T, what, out string) {
 	t.Helper()
-	token := strings.TrimSpace(string(mustRead(t, env.Var(t, "BOOTSTRAP_TOKEN_FILE"))))
-	_, secret, _ := strings.Cut(token, ".")
-	if secret == "" {
-		t.Fatal("no bootstrap token secret to look for")
-	}
+	secret := tokenSecret(t)
 	if !strings.Contains(out, "install") {
 		t.Fatalf("%s printed nothing of install: the scan would prove nothing", what)
 	}

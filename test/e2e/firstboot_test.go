@@ -175,11 +175,7 @@ func statusFirstBoot(t *testing.T, h *Host, bin string) *firstboot.Result {
 // presigned signature is in cloud-init's logs or the user-data it kept.
 func noSecretInCloudInitLogs(t *testing.T, h *Host) {
 	t.Helper()
-	token := strings.TrimSpace(string(mustRead(t, env.Var(t, "BOOTSTRAP_TOKEN_FILE"))))
-	_, secret, _ := strings.Cut(token, ".")
-	if secret == "" {
-		t.Fatalf("no bootstrap token secret in %s", env.Var(t, "BOOTSTRAP_TOKEN_FILE"))
-	}
+	secret := tokenSecret(t)
 	logs := h.Sh(t, 30*time.Second, `cat /var/log/cloud-init*.log; cat /var/lib/cloud/instance/user-data.txt`)
 	if !strings.Contains(logs, "add2tkectl") {
 		t.Fatalf("cloud-init's logs do not mention add2tkectl: the scan would prove nothing\n%s", logs)
@@ -189,6 +185,18 @@ func noSecretInCloudInitLogs(t *testing.T, h *Host) {
 			t.Errorf("%s is in cloud-init's logs", what)
 		}
 	}
+}
+
+// tokenSecret is the secret half of the environment's bootstrap token, the
+// string a scan for leaks looks for.
+func tokenSecret(t *testing.T) string {
+	t.Helper()
+	token := strings.TrimSpace(string(mustRead(t, env.Var(t, "BOOTSTRAP_TOKEN_FILE"))))
+	_, secret, _ := strings.Cut(token, ".")
+	if secret == "" {
+		t.Fatalf("no bootstrap token secret in %s", env.Var(t, "BOOTSTRAP_TOKEN_FILE"))
+	}
+	return secret
 }
 
 // bundledName is the bundle's path in the host, where the user-data puts it.
@@ -343,18 +351,7 @@ func TestFirstBootRetriesAMirrorThatAnswers503(t *testing.T) {
 	if _, err := env.WaitNodeReady(ctx, h.Name); err != nil {
 		t.Fatal(err)
 	}
-	var stats map[string]struct {
-		Requests int            `json:"requests"`
-		Status   map[string]int `json:"status"`
-	}
-	resp, err := http.Get(env.Var(t, "ARTIFACT_URL") + "/_stats")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if err := json.NewDecoder(resp.Body).Decode(&stats); err != nil {
-		t.Fatal(err)
-	}
+	stats := cosStats(t, http.MethodGet)
 	s := stats[path]
 	t.Logf("the mirror answered %s: %v", path, s.Status)
 	if s.Status["503"] < 2 || s.Status["200"] != 1 {
