@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/add2tkectl/add2tkectl/pkg/firstboot"
@@ -153,6 +154,33 @@ func unitState(t *testing.T, h *Host) map[string]string {
 	return m
 }
 
+// firstBootNode waits until the first-boot unit has finished (cloud-init
+// returns as soon as it is started, and the Node turns Ready before
+// install's later phases, the cordon's lift among them, have run), then
+// returns the Ready Node.
+func firstBootNode(t *testing.T, h *Host, timeout time.Duration) *corev1.Node {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var last string
+	err := poll(ctx, func(ctx context.Context) (bool, error) {
+		res, err := h.Exec(ctx, nil, "systemctl", "show", firstboot.UnitName, "-p", "ActiveState", "--value")
+		if err != nil {
+			return false, nil
+		}
+		last = strings.TrimSpace(res.Stdout)
+		return last == "inactive" || last == "failed", nil
+	})
+	if err != nil {
+		t.Fatalf("%s still %q after %s: %v", firstboot.UnitName, last, timeout, err)
+	}
+	n, err := env.WaitNodeReady(ctx, h.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 // statusFirstBoot is status -o json's firstBoot.
 func statusFirstBoot(t *testing.T, h *Host, bin string) *firstboot.Result {
 	t.Helper()
@@ -217,12 +245,7 @@ func TestFirstBootJoinsThenLaterBootsChangeNothing(t *testing.T) {
 	if b.Status != 0 || !strings.Contains(b.Output, "status: done") {
 		t.Fatalf("cloud-init status exit %d, want 0 and done:\n%s", b.Status, b.Output)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	n, err := env.WaitNodeReady(ctx, h.Name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	n := firstBootNode(t, h, 3*time.Minute)
 	t.Logf("boot start to Node Ready: %s", b.Took.Round(time.Second))
 	checkPoolNode(t, h, n, false)
 	if u := unitState(t, h); u["ActiveState"] != "inactive" || u["Result"] != "success" || u["UnitFileState"] != "enabled" {
@@ -266,12 +289,7 @@ func TestFirstBootJoinsThenLaterBootsChangeNothing(t *testing.T) {
 	if r2.State != firstboot.StateJoined || (r2.Changed && !joinRan) || r2.BootID == r.BootID || r2.Attempts != r.Attempts+1 {
 		t.Errorf("first-boot result after the second boot %+v, want joined, unchanged, one attempt in a new boot (first: %+v)", r2, r)
 	}
-	ctx2, cancel2 := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel2()
-	n2, err := env.WaitNodeReady(ctx2, h.Name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	n2 := firstBootNode(t, h, 3*time.Minute)
 	if n2.UID != uid {
 		t.Errorf("the Node was made again on the second boot: UID %s, was %s", n2.UID, uid)
 	}
@@ -346,11 +364,7 @@ func TestFirstBootRetriesAMirrorThatAnswers503(t *testing.T) {
 	if b.Status != 0 {
 		t.Fatalf("cloud-init status exit %d, want 0:\n%s", b.Status, b.Output)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	if _, err := env.WaitNodeReady(ctx, h.Name); err != nil {
-		t.Fatal(err)
-	}
+	firstBootNode(t, h, 3*time.Minute)
 	stats := cosStats(t, http.MethodGet)
 	s := stats[path]
 	t.Logf("the mirror answered %s: %v", path, s.Status)
@@ -444,12 +458,7 @@ func TestFirstBootJoinsWhenTheAPIServerComesLate(t *testing.T) {
 	if b.Status != 0 {
 		t.Fatalf("cloud-init status exit %d, want 0:\n%s", b.Status, b.Output)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	n, err := env.WaitNodeReady(ctx, h.Name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	n := firstBootNode(t, h, 3*time.Minute)
 	t.Logf("API server down for the first minute: boot start to Node Ready %s", time.Since(start).Round(time.Second))
 	checkPoolNode(t, h, n, false)
 	r := firstBootResult(t, h)
@@ -511,12 +520,7 @@ func TestFirstBootResumesAfterPowerLossMidInstall(t *testing.T) {
 	t.Logf("powered off with phase %q running (phases: %s)", interrupted, phaseStates(at))
 
 	took := h.reboot(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	n, err := env.WaitNodeReady(ctx, h.Name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	n := firstBootNode(t, h, 3*time.Minute)
 	t.Logf("second boot to Node Ready: %s", took.Round(time.Second))
 	checkPoolNode(t, h, n, false)
 	nodes, err := env.Client.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
