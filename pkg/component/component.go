@@ -19,6 +19,7 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
+	"github.com/add2tkectl/add2tkectl/pkg/site"
 	"github.com/add2tkectl/add2tkectl/pkg/systemd"
 )
 
@@ -33,6 +34,8 @@ type Deps struct {
 	Config   *config.NodePoolJoin
 	// Artifacts maps an artifact name to its verified local file.
 	Artifacts map[string]string
+	// Site is the site's settings (proxy, registry mirrors); nil is none.
+	Site *site.Settings
 }
 
 // Component is one part of a node.
