@@ -26,6 +26,7 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 	"github.com/add2tkectl/add2tkectl/pkg/preflight"
 	"github.com/add2tkectl/add2tkectl/pkg/runtime/images"
+	"github.com/add2tkectl/add2tkectl/pkg/site"
 	"github.com/add2tkectl/add2tkectl/pkg/systemd"
 )
 
@@ -50,6 +51,8 @@ type Deps struct {
 	Timeout time.Duration
 	// Dialer overrides how preflight reaches the API server and COS (tests).
 	Dialer preflight.Dialer
+	// Site is the site's settings (proxy, registry mirrors); nil is none.
+	Site *site.Settings
 }
 
 // Phases returns the install phases in the order they run.
@@ -109,7 +112,7 @@ func (s *steps) componentDeps(ctx context.Context, rec phase.Recorder, name stri
 	if err != nil {
 		return component.Deps{}, err
 	}
-	d := component.Deps{Root: s.d.Root, Log: s.d.Log.WithField("phase", name), Recorder: rec, Config: s.d.Config, Artifacts: arts}
+	d := component.Deps{Root: s.d.Root, Log: s.d.Log.WithField("phase", name), Recorder: rec, Config: s.d.Config, Artifacts: arts, Site: s.d.Site}
 	if services {
 		if d.Systemd, err = s.systemd(ctx); err != nil {
 			return component.Deps{}, err

@@ -45,6 +45,7 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 	"github.com/add2tkectl/add2tkectl/pkg/runtime/images"
+	"github.com/add2tkectl/add2tkectl/pkg/site"
 	"github.com/add2tkectl/add2tkectl/pkg/userscript"
 )
 
@@ -74,6 +75,8 @@ type Options struct {
 	Progress artifact.Progress
 	// PhaseProgress receives one line per phase; nil for none.
 	PhaseProgress io.Writer
+	// Site is the site's settings (proxy, registry mirrors); nil is none.
+	Site *site.Settings
 }
 
 // LiveRootError is a root that is this host's own: render never writes
@@ -317,7 +320,7 @@ func (r *run) runtime(_ context.Context, rec phase.Recorder) error {
 	if rt == nil {
 		return fmt.Errorf("nodePool.runtime.kind %q is no runtime add2tkectl installs", c.NodePool.Runtime.Kind)
 	}
-	d := component.Deps{Root: r.o.Root, Log: log, Recorder: rec, Config: c, Artifacts: r.arts}
+	d := component.Deps{Root: r.o.Root, Log: log, Recorder: rec, Config: c, Artifacts: r.arts, Site: r.o.Site}
 	_, err = rt.Installer(d, r.capSysResource).WriteFiles(r.binaries())
 	r.addStamp(install.PhaseRuntime, rt.Name())
 	return err
@@ -325,7 +328,7 @@ func (r *run) runtime(_ context.Context, rec phase.Recorder) error {
 
 func (r *run) kubelet(_ context.Context, rec phase.Recorder) error {
 	_, err := kubelet.WriteFiles(kubelet.Deps{
-		Deps:     component.Deps{Root: r.o.Root, Log: r.o.Log.WithField("phase", install.PhaseKubelet), Recorder: rec, Config: r.o.Config, Artifacts: r.arts},
+		Deps:     component.Deps{Root: r.o.Root, Log: r.o.Log.WithField("phase", install.PhaseKubelet), Recorder: rec, Config: r.o.Config, Artifacts: r.arts, Site: r.o.Site},
 		NodeIP:   r.o.NodeIP,
 		CgroupV1: r.o.CgroupV1,
 	}, r.binaries())
