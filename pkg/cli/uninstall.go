@@ -14,8 +14,8 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/install"
-	"github.com/add2tkectl/add2tkectl/pkg/site"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
+	"github.com/add2tkectl/add2tkectl/pkg/site"
 	"github.com/add2tkectl/add2tkectl/pkg/uninstall"
 )
 
