@@ -128,16 +128,16 @@ func (r *Result) Entries() map[string][]byte {
 	return out
 }
 
-// hostname is the host's name: the running host's, or the root's
-// /etc/hostname.
+// hostname is the host's name: the root's /etc/hostname, or the running
+// host's.
 func hostname(d Deps) string {
-	if d.Live {
-		if h, err := os.Hostname(); err == nil && h != "" {
+	if b, err := os.ReadFile(d.Root.Path("/etc/hostname")); err == nil {
+		if h := strings.TrimSpace(string(b)); h != "" {
 			return h
 		}
 	}
-	if b, err := os.ReadFile(d.Root.Path("/etc/hostname")); err == nil {
-		if h := strings.TrimSpace(string(b)); h != "" {
+	if d.Live {
+		if h, err := os.Hostname(); err == nil && h != "" {
 			return h
 		}
 	}

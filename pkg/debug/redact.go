@@ -123,17 +123,20 @@ func redactPEMKeys(s string) string {
 }
 
 // secretsOf returns the literal secrets of the configuration: the bootstrap
-// token and its secret half, the manifest URL's query string and its long
+// token's secret half, the manifest URL's query string and its long
 // values.
 func secretsOf(c *config.NodePoolJoin) []string {
 	if c == nil {
 		return nil
 	}
 	var out []string
+	// The token's id is no secret and tells support which token it was:
+	// its secret half alone goes (a token of another form goes whole).
 	if t := c.Cluster.BootstrapToken; t != "" {
-		out = append(out, t)
 		if _, secret, ok := strings.Cut(t, "."); ok && secret != "" {
 			out = append(out, secret)
+		} else {
+			out = append(out, t)
 		}
 	}
 	if u, err := url.Parse(c.Artifacts.ManifestURL); err == nil && u.RawQuery != "" {
