@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"os/exec"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -35,6 +36,8 @@ const (
 	DefaultTotalCap       = 64 << 20
 	// JournalLines is how many of each unit's recent journal lines go in.
 	JournalLines = 500
+	// Parallel is how many sources are collected at once.
+	Parallel = 4
 )
 
 // Runner runs a command and returns its combined output, written to out
@@ -72,7 +75,8 @@ type Deps struct {
 	CommandTimeout time.Duration
 	StatusTimeout  time.Duration
 	// FileCap bounds one entry (truncated with a marker), TotalCap all of
-	// them (later entries are skipped).
+	// them: once reached, the sources not yet started are skipped (those
+	// in flight, at most Parallel, still add theirs).
 	FileCap  int64
 	TotalCap int64
 }
@@ -196,9 +200,21 @@ func Collect(ctx context.Context, d Deps) *Result {
 	ctx, cancel := context.WithTimeout(ctx, d.Timeout)
 	defer cancel()
 	c := &collector{d: d, ctx: ctx}
-	for _, s := range plan(&c.d) {
-		c.collect(s)
+	sources := plan(&c.d)
+	c.items = make([]*item, len(sources))
+	// A few at once: a hung systemd or a slow iptables-save delays the
+	// others by no more than its own timeout. Each source keeps its place.
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, Parallel)
+	for i, s := range sources {
+		wg.Add(1)
+		slots <- struct{}{}
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			c.collect(i, s)
+		}()
 	}
+	wg.Wait()
 	res := &Result{Index: Index{
 		Host:      hostname(d),
 		Root:      d.Root.Path("/"),
@@ -208,9 +224,15 @@ func Collect(ctx context.Context, d Deps) *Result {
 	// Two passes: every token found anywhere is masked everywhere.
 	r := NewRedactor(d.Config)
 	for _, it := range c.items {
-		r.Learn(it.data)
+		if it != nil {
+			r.Learn(it.data)
+		}
 	}
-	for _, it := range c.items {
+	for _, p := range c.items {
+		if p == nil {
+			continue
+		}
+		it := *p
 		if it.Name != "" {
 			it.data = r.Redact(it.data)
 			it.Size = int64(len(it.data))
@@ -227,9 +249,11 @@ func Collect(ctx context.Context, d Deps) *Result {
 
 // collector holds a collection's progress.
 type collector struct {
-	d     Deps
-	ctx   context.Context
-	items []item
+	d   Deps
+	ctx context.Context
+
+	mu    sync.Mutex
+	items []*item // by the plan's order; nil for a source with no finding
 	total int64
 }
 
@@ -254,12 +278,20 @@ type source struct {
 	omit string
 }
 
-func (c *collector) add(it item) {
+func (c *collector) put(i int, it item) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.total += int64(len(it.data))
-	c.items = append(c.items, it)
+	c.items[i] = &it
 }
 
-func (c *collector) collect(s source) {
+func (c *collector) full() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.total >= c.d.TotalCap
+}
+
+func (c *collector) collect(i int, s source) {
 	e := Entry{Name: s.name, Source: s.fnSource}
 	switch {
 	case s.path != "":
@@ -269,7 +301,7 @@ func (c *collector) collect(s source) {
 	}
 	skip := func(status, why string) {
 		e.Name, e.Status, e.Error = "", status, why
-		c.add(item{Entry: e})
+		c.put(i, item{Entry: e})
 	}
 	switch {
 	case s.omit != "":
@@ -278,7 +310,7 @@ func (c *collector) collect(s source) {
 	case c.ctx.Err() != nil:
 		skip(StatusSkipped, fmt.Sprintf("the run's timeout (%s) passed before it", c.d.Timeout))
 		return
-	case c.total >= c.d.TotalCap:
+	case c.full():
 		skip(StatusSkipped, fmt.Sprintf("the archive reached its total cap (%d bytes)", c.d.TotalCap))
 		return
 	case s.host && !c.d.Live:
@@ -300,7 +332,7 @@ func (c *collector) collect(s source) {
 				e.Status = StatusError
 			}
 			e.Error = err.Error()
-			c.add(item{Entry: e})
+			c.put(i, item{Entry: e})
 			return
 		}
 	case len(s.cmd) > 0:
@@ -315,7 +347,7 @@ func (c *collector) collect(s source) {
 	if len(data) == 0 && e.Status != StatusOK {
 		e.Name = ""
 	}
-	c.add(item{Entry: e, data: data})
+	c.put(i, item{Entry: e, data: data})
 }
 
 // timeout is the bound of one step: its own, within the run's.
