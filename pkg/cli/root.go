@@ -88,6 +88,8 @@ carries the node pool's configuration.`,
 		needsSite(newInstallCommand(g)),
 		needsSite(newUninstallCommand(g)),
 		needsSite(newStatusCommand(g)),
+		// debug works with a broken site file too: it collects the file as it is.
+		newDebugCommand(g),
 		needsSite(newPreflightCommand(g)),
 		needsSite(newRenderCommand(g)),
 		newConfigCommand(g),
