@@ -177,3 +177,42 @@ func TestSiteGivesInstallItsTimeoutAndArtifactsDir(t *testing.T) {
 		t.Errorf("render --artifacts-dir %q, want none", got)
 	}
 }
+
+func TestStatusWritesTheMetricsTextfileUnderRoot(t *testing.T) {
+	dir := hostWithFiles(t)
+	const textfile = "/var/lib/node_exporter/textfile_collector"
+	p := filepath.Join(dir, site.Path)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte("metrics:\n  textfileDir: "+textfile+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, _, code, _ := runInstallCLI(t, "status", "--root", dir, "--config", installTestConfig)
+	if code != ExitFailure {
+		t.Fatalf("status of a host with nothing installed: exit %d, want 1", code)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, textfile, "add2tkectl.prom"))
+	if err != nil {
+		t.Fatalf("no metrics file: %v", err)
+	}
+	for _, want := range []string{
+		`add2tkectl_last_run_success{command="status"} 0`,
+		`add2tkectl_status_healthy 0`,
+		`add2tkectl_status_component_healthy{component="install"} 0`,
+		`add2tkectl_build_info{commit="unknown",goversion="`,
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("metrics file lacks %s:\n%s", want, b)
+		}
+	}
+
+	// A textfile directory that cannot be written is a warning only.
+	if err := os.WriteFile(filepath.Join(dir, "blocker"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code, _ := runInstallCLI(t, "status", "--root", dir, "--config", installTestConfig, "--metrics-textfile-dir", "/blocker/textfile")
+	if code != ExitFailure || !strings.Contains(stderr, "could not write the metrics textfile") {
+		t.Errorf("unwritable textfile dir: exit %d, want status's own 1 and a warning\n%s", code, stderr)
+	}
+}
