@@ -216,3 +216,32 @@ func TestStatusWritesTheMetricsTextfileUnderRoot(t *testing.T) {
 		t.Errorf("unwritable textfile dir: exit %d, want status's own 1 and a warning\n%s", code, stderr)
 	}
 }
+
+func TestUninstallWritesItsStepsIntoTheMetricsTextfileButADryRunDoesNot(t *testing.T) {
+	dir := journaledRoot(t)
+	const textfile = "/srv/textfile"
+	prom := filepath.Join(dir, textfile, "add2tkectl.prom")
+	if _, _, code, err := runInstallCLI(t, "--root", dir, "--config", installTestConfig, "--metrics-textfile-dir", textfile, "uninstall", "--dry-run"); code != 0 {
+		t.Fatalf("dry run: exit %d: %v", code, err)
+	}
+	if _, err := os.Stat(prom); !os.IsNotExist(err) {
+		t.Fatalf("a dry run wrote the metrics file (%v)", err)
+	}
+	t.Setenv("ADD2TKE_SITE_METRICS_TEXTFILEDIR", textfile)
+	if _, stderr, code, err := runInstallCLI(t, "--root", dir, "--config", installTestConfig, "uninstall"); code != 0 {
+		t.Fatalf("exit %d: %v\n%s", code, err, stderr)
+	}
+	b, err := os.ReadFile(prom)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`add2tkectl_last_run_success{command="uninstall"} 1`,
+		`add2tkectl_last_run_changed{command="uninstall"} 1`,
+		`add2tkectl_phase_duration_seconds{command="uninstall",phase="files"} `,
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("metrics file lacks %s:\n%s", want, b)
+		}
+	}
+}
