@@ -64,7 +64,7 @@ SIGINT or SIGTERM stops the run after the current step; a second one at once.`,
 	return cmd
 }
 
-func runInstall(ctx context.Context, g *Globals, o *InstallOptions) error {
+func runInstall(ctx context.Context, g *Globals, o *InstallOptions) (err error) {
 	// Refuse a bad phase name before anything else happens.
 	if err := install.Workflow.CheckNames(o.SkipPhases); err != nil {
 		return fmt.Errorf("--skip-phases: %w", err)
@@ -81,6 +81,11 @@ func runInstall(ctx context.Context, g *Globals, o *InstallOptions) error {
 	defer done()
 
 	entry := log.WithFields(logrus.Fields{"cluster": cfg.Cluster.ID, "nodePool": cfg.NodePool.ID, "dryRun": o.DryRun})
+	var res *phase.Result
+	if !o.DryRun {
+		started := time.Now()
+		defer func() { recordRun(g, entry, "install", started, res, nil, err) }()
+	}
 	if !o.DryRun {
 		lock, err := phase.AcquireLock(ctx, g.Root, commandLine(), o.Timeout, entry)
 		if err != nil {
@@ -111,13 +116,14 @@ func runInstall(ctx context.Context, g *Globals, o *InstallOptions) error {
 	if err != nil {
 		return err
 	}
-	res, runErr := phase.Run(ctx, phases, phase.Options{
+	res, err = phase.Run(ctx, phases, phase.Options{
 		Root:     g.Root,
 		DryRun:   o.DryRun,
 		Skip:     o.SkipPhases,
 		Progress: g.Stderr,
 		Log:      entry,
 	})
+	runErr := err
 	if res == nil {
 		return runErr
 	}

@@ -86,7 +86,7 @@ carries the node pool's configuration.`,
 
 	root.AddCommand(
 		needsSite(newInstallCommand(g)),
-		needsSite(newUninstallCommand(g)),
+		toleratesBrokenSite(newUninstallCommand(g)),
 		needsSite(newStatusCommand(g)),
 		// debug works with a broken site file too: it collects the file as it is.
 		newDebugCommand(g),

@@ -21,10 +21,24 @@ const siteAnnotation = "add2tkectl/site"
 
 // needsSite marks cmd as reading the site settings.
 func needsSite(cmd *cobra.Command) *cobra.Command {
+	return markSite(cmd, "true")
+}
+
+// toleratesBrokenSite marks cmd as reading the site settings but going on
+// without them, with a warning, when they do not load: uninstall gives the
+// host back by its journal, and an operator's typo in site.yaml must not
+// keep a host from being emptied (only its metrics file is lost).
+func toleratesBrokenSite(cmd *cobra.Command) *cobra.Command {
+	return markSite(cmd, siteTolerated)
+}
+
+const siteTolerated = "tolerated"
+
+func markSite(cmd *cobra.Command, v string) *cobra.Command {
 	if cmd.Annotations == nil {
 		cmd.Annotations = map[string]string{}
 	}
-	cmd.Annotations[siteAnnotation] = "true"
+	cmd.Annotations[siteAnnotation] = v
 	return cmd
 }
 
@@ -78,7 +92,11 @@ func loadSite(cmd *cobra.Command, g *Globals) error {
 		Flags:   flags,
 	})
 	if err != nil {
-		return err
+		if cmd.Annotations[siteAnnotation] != siteTolerated {
+			return err
+		}
+		fmt.Fprintf(g.Stderr, "warning: the site settings are ignored: %v\n", err)
+		return nil
 	}
 	g.Site = s
 	// The effective value of every bound flag is the site's now (a flag

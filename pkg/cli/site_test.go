@@ -28,7 +28,6 @@ func TestSiteFileWithUnknownKeyFailsEveryHostCommandWithExit2(t *testing.T) {
 	root := siteRoot(t, "proxy:\n  http: http://proxy.idc:3128\n  noProxi: [.idc]\n")
 	for _, args := range [][]string{
 		{"install", "--dry-run"},
-		{"uninstall", "--dry-run"},
 		{"status"},
 		{"preflight"},
 		{"render"},
@@ -40,6 +39,11 @@ func TestSiteFileWithUnknownKeyFailsEveryHostCommandWithExit2(t *testing.T) {
 		if code != ExitUsage || !strings.Contains(errOut, `unknown key "proxy.noProxi"`) || !strings.Contains(errOut, filepath.Join(root, site.Path)) {
 			t.Errorf("%v: exit %d, want 2 naming the key and the file\nstdout: %s\nstderr: %s", args, code, out, errOut)
 		}
+	}
+	// uninstall goes by its journal: it warns and gives the host back.
+	args := []string{"uninstall", "--dry-run", "--root", root, "--config", goodConfig}
+	if out, errOut, code := runConfigCLI(t, "", args...); code != ExitOK || !strings.Contains(errOut, "warning: the site settings are ignored") || !strings.Contains(errOut, `unknown key "proxy.noProxi"`) {
+		t.Errorf("%v: exit %d, want 0 with a warning naming the key\nstdout: %s\nstderr: %s", args, code, out, errOut)
 	}
 	// version and completion never read it.
 	for _, args := range [][]string{{"version"}, {"completion", "bash"}} {
@@ -175,5 +179,73 @@ func TestSiteGivesInstallItsTimeoutAndArtifactsDir(t *testing.T) {
 	}
 	if got := render.Flags().Lookup("artifacts-dir").Value.String(); got != "" {
 		t.Errorf("render --artifacts-dir %q, want none", got)
+	}
+}
+
+func TestStatusWritesTheMetricsTextfileUnderRoot(t *testing.T) {
+	dir := hostWithFiles(t)
+	const textfile = "/var/lib/node_exporter/textfile_collector"
+	p := filepath.Join(dir, site.Path)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte("metrics:\n  textfileDir: "+textfile+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, _, code, _ := runInstallCLI(t, "status", "--root", dir, "--config", installTestConfig)
+	if code != ExitFailure {
+		t.Fatalf("status of a host with nothing installed: exit %d, want 1", code)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, textfile, "add2tkectl.prom"))
+	if err != nil {
+		t.Fatalf("no metrics file: %v", err)
+	}
+	for _, want := range []string{
+		`add2tkectl_last_run_success{command="status"} 0`,
+		`add2tkectl_status_healthy 0`,
+		`add2tkectl_status_component_healthy{component="install"} 0`,
+		`add2tkectl_build_info{commit="unknown",goversion="`,
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("metrics file lacks %s:\n%s", want, b)
+		}
+	}
+
+	// A textfile directory that cannot be written is a warning only.
+	if err := os.WriteFile(filepath.Join(dir, "blocker"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code, _ := runInstallCLI(t, "status", "--root", dir, "--config", installTestConfig, "--metrics-textfile-dir", "/blocker/textfile")
+	if code != ExitFailure || !strings.Contains(stderr, "could not write the metrics textfile") {
+		t.Errorf("unwritable textfile dir: exit %d, want status's own 1 and a warning\n%s", code, stderr)
+	}
+}
+
+func TestUninstallWritesItsStepsIntoTheMetricsTextfileButADryRunDoesNot(t *testing.T) {
+	dir := journaledRoot(t)
+	const textfile = "/srv/textfile"
+	prom := filepath.Join(dir, textfile, "add2tkectl.prom")
+	if _, _, code, err := runInstallCLI(t, "--root", dir, "--config", installTestConfig, "--metrics-textfile-dir", textfile, "uninstall", "--dry-run"); code != 0 {
+		t.Fatalf("dry run: exit %d: %v", code, err)
+	}
+	if _, err := os.Stat(prom); !os.IsNotExist(err) {
+		t.Fatalf("a dry run wrote the metrics file (%v)", err)
+	}
+	t.Setenv("ADD2TKE_SITE_METRICS_TEXTFILEDIR", textfile)
+	if _, stderr, code, err := runInstallCLI(t, "--root", dir, "--config", installTestConfig, "uninstall"); code != 0 {
+		t.Fatalf("exit %d: %v\n%s", code, err, stderr)
+	}
+	b, err := os.ReadFile(prom)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`add2tkectl_last_run_success{command="uninstall"} 1`,
+		`add2tkectl_last_run_changed{command="uninstall"} 1`,
+		`add2tkectl_phase_duration_seconds{command="uninstall",phase="files"} `,
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("metrics file lacks %s:\n%s", want, b)
+		}
 	}
 }

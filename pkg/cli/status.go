@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/install"
+	"github.com/add2tkectl/add2tkectl/pkg/metrics"
 	"github.com/add2tkectl/add2tkectl/pkg/status"
 	"github.com/add2tkectl/add2tkectl/pkg/systemd"
 )
@@ -39,7 +41,7 @@ and in "problems" of -o json|yaml); 2 a configuration error. The fields of
 	}
 }
 
-func runStatus(ctx context.Context, g *Globals) error {
+func runStatus(ctx context.Context, g *Globals) (err error) {
 	cfg, err := loadConfig(g)
 	if err != nil {
 		return err
@@ -50,6 +52,9 @@ func runStatus(ctx context.Context, g *Globals) error {
 		return err
 	}
 	defer closeLog()
+	started := time.Now()
+	var health *metrics.Health
+	defer func() { recordRun(g, log, "status", started, nil, health, err) }()
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -75,6 +80,7 @@ func runStatus(ctx context.Context, g *Globals) error {
 	if rep == nil {
 		return err
 	}
+	health = metrics.FromStatus(rep)
 	if g.Output == "json" || g.Output == "yaml" {
 		if werr := writeResult(g, rep); werr != nil {
 			return errors.Join(err, werr)

@@ -70,12 +70,17 @@ type uninstallResult struct {
 	uninstall.Report
 }
 
-func runUninstall(ctx context.Context, g *Globals, o *UninstallOptions) error {
+func runUninstall(ctx context.Context, g *Globals, o *UninstallOptions) (err error) {
 	ctx, log, done, err := startRun(ctx, g, !o.DryRun)
 	if err != nil {
 		return err
 	}
 	defer done()
+	var res *phase.Result
+	if !o.DryRun {
+		started := time.Now()
+		defer func() { recordRun(g, log, "uninstall", started, res, nil, err) }()
+	}
 
 	// The configuration only fills in what the journal does not say (the
 	// data dir, the network plugin): a host must be given back even when
@@ -134,13 +139,14 @@ func runUninstall(ctx context.Context, g *Globals, o *UninstallOptions) error {
 		Live:       g.Root == "" || g.Root == "/",
 	})
 	entry.Debug("uninstall started")
-	res, runErr := phase.Run(ctx, u.Steps(), phase.Options{
+	res, err = phase.Run(ctx, u.Steps(), phase.Options{
 		Root:      g.Root,
 		DryRun:    o.DryRun,
 		Progress:  g.Stderr,
 		Log:       entry,
 		NoJournal: true,
 	})
+	runErr := err
 	if res == nil {
 		return runErr
 	}
