@@ -12,7 +12,6 @@ import (
 
 	"github.com/add2tkectl/add2tkectl/internal/golden"
 	"github.com/add2tkectl/add2tkectl/internal/testca"
-	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/site"
 )
 
@@ -176,8 +175,8 @@ func TestFilesRefuseAMissingCA(t *testing.T) {
 	f := newFixture(t, "2.0.5", "v1", true)
 	f.deps.Site = mirrors() // no CA written
 	_, _, err := Files(f.deps)
-	var le *config.LoadError
-	if !errors.As(err, &le) || !contains([]byte(err.Error()), "/etc/add2tkectl/mirror-ca.pem does not exist") {
+	var ve *site.ValidationError
+	if !errors.As(err, &ve) || !contains([]byte(err.Error()), "/etc/add2tkectl/mirror-ca.pem does not exist") {
 		t.Fatalf("err = %v", err)
 	}
 }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/add2tkectl/add2tkectl/internal/golden"
 	"github.com/add2tkectl/add2tkectl/internal/testca"
-	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/site"
 )
 
@@ -94,9 +93,9 @@ func TestFilesRefuseAMissingMirrorCA(t *testing.T) {
 	d, _, _ := newDeps(t, "1.30.4")
 	d.Site = siteMirrors()
 	_, _, err := Files(d)
-	var le *config.LoadError
-	if !errors.As(err, &le) || !strings.Contains(err.Error(), "registries[1].mirrors[0].caFile: /etc/add2tkectl/mirror-ca.pem does not exist") {
-		t.Fatalf("err = %v, want a LoadError naming the missing caFile", err)
+	var ve *site.ValidationError
+	if !errors.As(err, &ve) || !strings.Contains(err.Error(), "registries[1].mirrors[0].caFile (site file): /etc/add2tkectl/mirror-ca.pem does not exist") {
+		t.Fatalf("err = %v, want a site.ValidationError naming the missing caFile", err)
 	}
 }
 

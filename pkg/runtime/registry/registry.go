@@ -16,7 +16,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/site"
 )
@@ -62,24 +61,30 @@ type Mirror struct {
 }
 
 // Upstreams checks the site's registries and reads each mirror's CA under
-// root. Every problem found is reported at once, as a *config.LoadError of
-// the site file (the CLI exits 2). Nil settings have none.
+// root. Every problem found is reported at once, as a *site.ValidationError
+// (the CLI exits 2): site.Load checks the form of each entry, this what
+// only the host can tell (the CA file is there and holds certificates),
+// and again what a file must be to be rendered safely. Nil settings have
+// none.
 func Upstreams(root host.Root, s *site.Settings) ([]Upstream, error) {
 	if s == nil {
 		return nil, nil
 	}
 	var out []Upstream
-	var problems []string
+	var problems []site.Problem
+	add := func(key, msg string) {
+		problems = append(problems, site.Problem{Key: key, Source: source, Message: msg})
+	}
 	seen := map[string]int{}
 	for i, r := range s.Registries {
 		at := fmt.Sprintf("registries[%d]", i)
 		name, err := upstreamName(r.Upstream)
 		if err != nil {
-			problems = append(problems, fmt.Sprintf("%s.upstream: %v", at, err))
+			add(at+".upstream", err.Error())
 			continue
 		}
 		if j, dup := seen[name]; dup {
-			problems = append(problems, fmt.Sprintf("%s.upstream: %s is registries[%d] already: list each registry once, with all its mirrors", at, name, j))
+			add(at+".upstream", fmt.Sprintf("%s is registries[%d] already: list each registry once, with all its mirrors", name, j))
 			continue
 		}
 		seen[name] = i
@@ -88,13 +93,13 @@ func Upstreams(root host.Root, s *site.Settings) ([]Upstream, error) {
 			u.Server = dockerHubServer
 		}
 		if len(r.Mirrors) == 0 {
-			problems = append(problems, fmt.Sprintf("%s.mirrors: %s has no mirror: give at least one endpoint, or remove the entry", at, name))
+			add(at+".mirrors", fmt.Sprintf("%s has no mirror: give at least one endpoint, or remove the entry", name))
 		}
 		for k, m := range r.Mirrors {
 			mat := fmt.Sprintf("%s.mirrors[%d]", at, k)
 			mm, errs := mirror(root, m)
 			for _, e := range errs {
-				problems = append(problems, mat+"."+e)
+				add(mat+"."+e.field, e.msg)
 			}
 			if len(errs) == 0 {
 				u.Mirrors = append(u.Mirrors, mm)
@@ -103,7 +108,7 @@ func Upstreams(root host.Root, s *site.Settings) ([]Upstream, error) {
 		out = append(out, u)
 	}
 	if len(problems) > 0 {
-		return nil, &config.LoadError{Source: site.Path, Problems: problems}
+		return nil, &site.ValidationError{Problems: problems}
 	}
 	return out, nil
 }
@@ -135,28 +140,33 @@ func upstreamName(s string) (string, error) {
 	return strings.ToLower(s), nil
 }
 
-// mirror checks one endpoint and reads its CA; the problems name the
-// field, without the entry's prefix.
-func mirror(root host.Root, m site.Mirror) (Mirror, []string) {
-	var problems []string
+// source is where the registries come from, for site.Problem.
+const source = "site file"
+
+// fieldProblem is a problem of one field of a mirror.
+type fieldProblem struct{ field, msg string }
+
+// mirror checks one endpoint and reads its CA.
+func mirror(root host.Root, m site.Mirror) (Mirror, []fieldProblem) {
+	var problems []fieldProblem
 	out := Mirror{URL: strings.TrimSuffix(strings.TrimSpace(m.Endpoint), "/"), CAFile: m.CAFile, InsecureSkipVerify: m.InsecureSkipVerify}
 	u, err := url.Parse(out.URL)
 	switch {
 	case out.URL == "":
-		problems = append(problems, "endpoint: empty: give the mirror's URL, e.g. https://mirror.example.com:5000")
+		problems = append(problems, fieldProblem{"endpoint", "empty: give the mirror's URL, e.g. https://mirror.example.com:5000"})
 	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Hostname() == "":
-		problems = append(problems, fmt.Sprintf("endpoint: %q is not a mirror URL: give https://host[:port] (http:// for a plain-HTTP mirror)", m.Endpoint))
+		problems = append(problems, fieldProblem{"endpoint", fmt.Sprintf("%q is not a mirror URL: give https://host[:port] (http:// for a plain-HTTP mirror)", m.Endpoint)})
 	case u.User != nil || u.RawQuery != "" || u.Fragment != "":
-		problems = append(problems, fmt.Sprintf("endpoint: %q: no credentials, query or fragment in a mirror URL", u.Redacted()))
+		problems = append(problems, fieldProblem{"endpoint", fmt.Sprintf("%q: no credentials, query or fragment in a mirror URL", u.Redacted())})
 	case strings.ContainsAny(out.URL, "\"\\ \t\n"):
-		problems = append(problems, fmt.Sprintf("endpoint: %q: quotes, backslashes and spaces are not allowed", m.Endpoint))
+		problems = append(problems, fieldProblem{"endpoint", fmt.Sprintf("%q: quotes, backslashes and spaces are not allowed", m.Endpoint)})
 	default:
 		out.Host, out.PlainHTTP = u.Host, u.Scheme == "http"
 	}
 	if m.CAFile != "" {
 		ca, err := ReadCA(root, m.CAFile)
 		if err != nil {
-			problems = append(problems, "caFile: "+err.Error())
+			problems = append(problems, fieldProblem{"caFile", err.Error()})
 		}
 		out.CA = ca
 	}

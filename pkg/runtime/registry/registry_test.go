@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/add2tkectl/add2tkectl/internal/testca"
-	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/site"
 )
@@ -50,7 +49,7 @@ func TestUpstreamsNameDockerHubAndReadTheCAUnderRoot(t *testing.T) {
 }
 
 // Every problem of the site's registries comes at once, naming the field
-// and what to do, as a LoadError of the site file (exit 2).
+// and what to do, as a site.ValidationError (exit 2).
 func TestUpstreamsReportEveryProblemWithItsField(t *testing.T) {
 	root := t.TempDir()
 	full := filepath.Join(root, "/etc/pki")
@@ -74,21 +73,21 @@ func TestUpstreamsReportEveryProblemWithItsField(t *testing.T) {
 		{Upstream: "ghcr.io", Mirrors: []site.Mirror{{Endpoint: "https://m"}}},
 	}}
 	_, err := Upstreams(host.Root{Dir: root}, s)
-	var le *config.LoadError
-	if !errors.As(err, &le) || le.Source != site.Path {
-		t.Fatalf("err = %v, want a *config.LoadError of %s", err, site.Path)
+	var ve *site.ValidationError
+	if !errors.As(err, &ve) {
+		t.Fatalf("err = %v, want a *site.ValidationError", err)
 	}
 	for _, want := range []string{
-		`registries[0].upstream: "https://docker.io" is not a registry host`,
-		`registries[1].upstream: "../../etc" is not a registry host`,
-		"registries[2].mirrors: quay.io has no mirror",
-		`registries[3].mirrors[0].endpoint: "mirror.idc:5000" is not a mirror URL: give https://host[:port]`,
-		"registries[3].mirrors[1].endpoint: \"https://u:xxxxx@mirror.idc\": no credentials",
-		"registries[3].mirrors[2].caFile: /etc/pki/missing.pem does not exist: copy the CA bundle",
-		`registries[3].mirrors[3].caFile: /etc/pki/key.pem holds a PEM "PRIVATE KEY" block`,
-		"registries[3].mirrors[4].caFile: /etc/pki/ca.der holds no PEM certificate",
-		`registries[3].mirrors[5].caFile: "etc/pki/relative.pem" must be an absolute path`,
-		"registries[4].upstream: ghcr.io is registries[3] already",
+		`registries[0].upstream (site file): "https://docker.io" is not a registry host`,
+		`registries[1].upstream (site file): "../../etc" is not a registry host`,
+		"registries[2].mirrors (site file): quay.io has no mirror",
+		`registries[3].mirrors[0].endpoint (site file): "mirror.idc:5000" is not a mirror URL: give https://host[:port]`,
+		"registries[3].mirrors[1].endpoint (site file): \"https://u:xxxxx@mirror.idc\": no credentials",
+		"registries[3].mirrors[2].caFile (site file): /etc/pki/missing.pem does not exist: copy the CA bundle",
+		`registries[3].mirrors[3].caFile (site file): /etc/pki/key.pem holds a PEM "PRIVATE KEY" block`,
+		"registries[3].mirrors[4].caFile (site file): /etc/pki/ca.der holds no PEM certificate",
+		`registries[3].mirrors[5].caFile (site file): "etc/pki/relative.pem" must be an absolute path`,
+		"registries[4].upstream (site file): ghcr.io is registries[3] already",
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
@@ -97,7 +96,7 @@ func TestUpstreamsReportEveryProblemWithItsField(t *testing.T) {
 	if strings.Contains(err.Error(), "secret") {
 		t.Errorf("the error shows a mirror's password: %v", err)
 	}
-	if len(le.Problems) != 10 {
-		t.Errorf("%d problems, want 10:\n%v", len(le.Problems), err)
+	if len(ve.Problems) != 10 {
+		t.Errorf("%d problems, want 10:\n%v", len(ve.Problems), err)
 	}
 }
