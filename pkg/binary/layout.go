@@ -29,6 +29,8 @@ type Layout struct {
 	Services []systemd.Service
 	// Warnings are for the operator, logged when the layout is written.
 	Warnings []string
+	// Sweeps find the files of a former run the layout no longer has.
+	Sweeps []Sweep
 }
 
 // WriteFiles logs the warnings, then writes the layout and starts nothing.
@@ -113,6 +115,18 @@ func (l Layout) Write(root host.Root, rec phase.Recorder, artifacts map[string]s
 	if err != nil {
 		return changed, err
 	}
+	old, err := stale(root, l.Sweeps, l.Files)
+	if err != nil {
+		return changed, err
+	}
+	gone, err := removeStale(root, old)
+	for _, p := range gone {
+		log.WithField("file", p).Info("removed: no longer in the settings")
+	}
+	changed = append(changed, gone...)
+	if err != nil {
+		return changed, err
+	}
 	for _, u := range l.Units {
 		if err := rec.Unit(u); err != nil {
 			return changed, err
@@ -145,7 +159,8 @@ func (l Layout) Satisfied(ctx context.Context, d component.Deps) (bool, error) {
 
 // Written reports whether Write would change nothing: every binary is the
 // artifact's, every rendered file holds what it would write, with its mode,
-// and every directory exists.
+// no file of a former run is left that the layout no longer has, and
+// every directory exists.
 func (l Layout) Written(root host.Root, artifacts map[string]string) (bool, error) {
 	if ok, err := l.Plan.Satisfied(root, artifacts); err != nil || !ok {
 		return false, err
@@ -154,6 +169,9 @@ func (l Layout) Written(root host.Root, artifacts map[string]string) (bool, erro
 		if ok, err := SameFile(root.Path(p), want.Data, want.Mode); err != nil || !ok {
 			return false, err
 		}
+	}
+	if old, err := stale(root, l.Sweeps, l.Files); err != nil || len(old) > 0 {
+		return false, err
 	}
 	for _, dir := range l.Dirs {
 		if st, err := os.Stat(root.Path(dir)); err != nil || !st.IsDir() {

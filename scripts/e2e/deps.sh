@@ -24,6 +24,8 @@ declare -A want=(
 	[ansible-playbook]=ansible-core
 	[ansible-lint]=ansible-lint
 	[rpm]=rpm
+	[docker-registry]=docker-registry
+	[skopeo]=skopeo
 )
 missing=()
 for c in "${!want[@]}"; do

@@ -56,13 +56,14 @@ var CrictlItem = binary.Item{Artifact: ArtifactCrictl, From: "crictl", Dst: BinD
 
 // Dirs are the directories containerd's component creates.
 func Dirs(c *config.NodePoolJoin) []string {
-	return []string{c.NodePool.Runtime.DataDir, "/etc/containerd", CNIConfDir, CNIBinDir}
+	return []string{c.NodePool.Runtime.DataDir, "/etc/containerd", CertsDir, CNIConfDir, CNIBinDir}
 }
 
 // Files renders every file containerd's component writes but its
-// binaries, by host path, and the warnings to give the operator. Pure but
-// for reading the pause image's name from its artifact and asking
-// CapSysResource.
+// binaries, by host path, and the warnings to give the operator: with a
+// hosts.toml per registry of the site. Pure but for reading the pause
+// image's name from its artifact, the mirrors' CAs under Root (checked)
+// and asking CapSysResource.
 func Files(d Deps) (map[string]host.File, []string, error) {
 	capf := d.CapSysResource
 	if capf == nil {
@@ -94,10 +95,13 @@ func Files(d Deps) (map[string]host.File, []string, error) {
 	if !sysRes {
 		warnings = append(warnings, "no CAP_SYS_RESOURCE: containerd gets restrict_oom_score_adj = true and its unit keeps the default limits; give the host that capability for production nodes")
 	}
-	return map[string]host.File{
-		ConfigPath:                 {Data: cfg, Mode: 0o644},
-		systemd.UnitPath(UnitName): {Data: unit, Mode: 0o644},
-	}, warnings, nil
+	files, err := hostsFiles(d.Root, d.Site)
+	if err != nil {
+		return nil, nil, err
+	}
+	files[ConfigPath] = host.File{Data: cfg, Mode: 0o644}
+	files[systemd.UnitPath(UnitName)] = host.File{Data: unit, Mode: 0o644}
+	return files, warnings, nil
 }
 
 // Service is containerd's unit with every file it reads.
@@ -122,6 +126,7 @@ func Layout(d Deps) (binary.Layout, error) {
 		Dirs: Dirs(d.Config), Plan: Plan(d.Artifacts), Files: files, Units: []string{UnitName},
 		VersionKey: KeyVersion, Version: d.Config.NodePool.Runtime.Version,
 		Services: []systemd.Service{Service(d.Root)}, Warnings: warnings,
+		Sweeps: []binary.Sweep{hostsSweep},
 	}, nil
 }
 

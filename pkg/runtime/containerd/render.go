@@ -93,6 +93,9 @@ state = {{q .State}}
     [plugins."io.containerd.grpc.v1.cri".cni]
       bin_dir = {{q .CNIBinDir}}
       conf_dir = {{q .CNIConfDir}}
+
+    [plugins."io.containerd.grpc.v1.cri".registry]
+      config_path = {{q .CertsDir}}
 {{end}}
 {{- define "v3" -}}
 # Rendered by add2tkectl for containerd {{.Version}}; a re-run of install overwrites changes.
@@ -107,6 +110,9 @@ state = {{q .State}}
   [plugins."io.containerd.cri.v1.images"]
     [plugins."io.containerd.cri.v1.images".pinned_images]
       sandbox = {{q .SandboxImage}}
+
+    [plugins."io.containerd.cri.v1.images".registry]
+      config_path = {{q .CertsDir}}
 
   [plugins."io.containerd.cri.v1.runtime"]
     restrict_oom_score_adj = {{.RestrictOOMScoreAdj}}
@@ -144,9 +150,9 @@ func RenderConfig(p ConfigParams) ([]byte, error) {
 	}
 	data := struct {
 		ConfigParams
-		State, Socket, Runc, CNIBinDir, CNIConfDir string
-		BinDirs                                    bool
-	}{p, StateDir, paths.ContainerdSocket, RuncPath, CNIBinDir, CNIConfDir,
+		State, Socket, Runc, CNIBinDir, CNIConfDir, CertsDir string
+		BinDirs                                              bool
+	}{p, StateDir, paths.ContainerdSocket, RuncPath, CNIBinDir, CNIConfDir, CertsDir,
 		// bin_dir became bin_dirs in 2.1 and was dropped in 2.4.
 		major == 2 && minor >= 1}
 	name := "v2"

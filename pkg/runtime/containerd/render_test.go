@@ -28,10 +28,12 @@ func TestRenderConfigPerContainerdVersion(t *testing.T) {
 			"plugins/io.containerd.grpc.v1.cri/cni/conf_dir":                                   "/etc/cni/net.d",
 			"plugins/io.containerd.grpc.v1.cri/containerd/runtimes/runc/runtime_type":          "io.containerd.runc.v2",
 			"root": "/data/containerd",
+			"plugins/io.containerd.grpc.v1.cri/registry/config_path": "/etc/containerd/certs.d",
 		}},
 		{"config-1.6-no-sys-resource.toml", "v1.6.20", true, map[string]any{
 			"version": int64(2),
 			"plugins/io.containerd.grpc.v1.cri/restrict_oom_score_adj": true,
+			"plugins/io.containerd.grpc.v1.cri/registry/config_path":   "/etc/containerd/certs.d",
 		}},
 		{"config-2.0.toml", "2.0.5", false, map[string]any{
 			"version": int64(3),
@@ -39,11 +41,13 @@ func TestRenderConfigPerContainerdVersion(t *testing.T) {
 			"plugins/io.containerd.cri.v1.runtime/containerd/runtimes/runc/options/SystemdCgroup": true,
 			"plugins/io.containerd.cri.v1.runtime/cni/bin_dir":                                    "/opt/cni/bin",
 			"plugins/io.containerd.cri.v1.runtime/restrict_oom_score_adj":                         false,
+			"plugins/io.containerd.cri.v1.images/registry/config_path":                            "/etc/containerd/certs.d",
 		}},
 		{"config-2.1-no-sys-resource.toml", "2.1.4", true, map[string]any{
 			"version": int64(3),
 			"plugins/io.containerd.cri.v1.runtime/cni/bin_dirs":           []any{"/opt/cni/bin"},
 			"plugins/io.containerd.cri.v1.runtime/restrict_oom_score_adj": true,
+			"plugins/io.containerd.cri.v1.images/registry/config_path":    "/etc/containerd/certs.d",
 		}},
 	} {
 		t.Run(tc.golden, func(t *testing.T) {

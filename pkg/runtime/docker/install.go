@@ -68,9 +68,10 @@ func Units(c *config.NodePoolJoin) []string {
 
 // Files renders every file docker's component writes but its binaries,
 // by host path, 0644 but for the runc wrapper (0755, written only without
-// CAP_SYS_RESOURCE), and the warnings to give the operator. Pure but
-// for reading the pause image's name from its artifact and asking
-// CapSysResource.
+// CAP_SYS_RESOURCE), and the warnings to give the operator; with the
+// site's Docker Hub mirrors in daemon.json and their CAs in CertsDir. Pure
+// but for reading the pause image's name from its artifact, the mirrors'
+// CAs under Root (checked) and asking CapSysResource.
 func Files(d Deps) (map[string]host.File, []string, error) {
 	capf := d.CapSysResource
 	if capf == nil {
@@ -85,12 +86,17 @@ func Files(d Deps) (map[string]host.File, []string, error) {
 		return nil, nil, err
 	}
 	up := UnitParams{RaiseLimits: sysRes, SandboxImage: sandbox}
-	files := map[string]host.File{}
+	mirrors, err := SiteMirrors(d.Root, d.Site)
+	if err != nil {
+		return nil, nil, err
+	}
+	files := mirrors.Files
 	add := func(p string, b []byte, err error) error {
 		files[p] = host.File{Data: b, Mode: 0o644}
 		return err
 	}
-	dj, err := RenderDaemonJSON(DaemonParams{DataRoot: d.Config.NodePool.Runtime.DataDir, RestrictOOMScoreAdj: !sysRes})
+	dj, err := RenderDaemonJSON(DaemonParams{DataRoot: d.Config.NodePool.Runtime.DataDir, RestrictOOMScoreAdj: !sysRes,
+		RegistryMirrors: mirrors.Mirrors, InsecureRegistries: mirrors.Insecure})
 	if err := add(DaemonJSONPath, dj, err); err != nil {
 		return nil, nil, err
 	}
@@ -119,7 +125,7 @@ func Files(d Deps) (map[string]host.File, []string, error) {
 			return nil, nil, err
 		}
 	}
-	var warnings []string
+	warnings := mirrors.Warnings
 	if !sysRes {
 		warnings = append(warnings, "no CAP_SYS_RESOURCE: the docker units keep the default limits and OOM score, and containers run through "+RuncWrapperPath+", which raises a negative OOM score adjustment to dockerd's own; give the host that capability for production nodes")
 	}
@@ -158,6 +164,7 @@ func Layout(d Deps) (binary.Layout, error) {
 		Dirs: Dirs(d.Config), Plan: Plan(d.Config, d.Artifacts), Files: files, Units: Units(d.Config),
 		VersionKey: KeyVersion, Version: d.Config.NodePool.Runtime.Version,
 		Services: services(d.Root, d.Config), Warnings: warnings,
+		Sweeps: []binary.Sweep{caSweep},
 	}, nil
 }
 

@@ -44,6 +44,9 @@ type DaemonParams struct {
 	// RestrictOOMScoreAdj makes RuncWrapperName docker's default runtime:
 	// the host lacks CAP_SYS_RESOURCE (see RenderRuncWrapper).
 	RestrictOOMScoreAdj bool
+	// RegistryMirrors are Docker Hub's mirrors, in order; InsecureRegistries
+	// the host:port of those plain HTTP or not verified (SiteMirrors).
+	RegistryMirrors, InsecureRegistries []string
 }
 
 // RenderDaemonJSON renders /etc/docker/daemon.json. The systemd cgroup
@@ -69,6 +72,12 @@ func RenderDaemonJSON(p DaemonParams) ([]byte, error) {
 		"log-opts":   map[string]string{"max-size": p.LogMaxSize, "max-file": fmt.Sprint(p.LogMaxFile)},
 		"bridge":     "none",
 		"iptables":   false,
+	}
+	if len(p.RegistryMirrors) > 0 {
+		doc["registry-mirrors"] = p.RegistryMirrors
+	}
+	if len(p.InsecureRegistries) > 0 {
+		doc["insecure-registries"] = p.InsecureRegistries
 	}
 	if p.RestrictOOMScoreAdj {
 		doc["runtimes"] = map[string]any{RuncWrapperName: map[string]string{"path": RuncWrapperPath}}
