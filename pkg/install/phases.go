@@ -113,6 +113,14 @@ func (s *steps) componentDeps(ctx context.Context, rec phase.Recorder, name stri
 		return component.Deps{}, err
 	}
 	d := component.Deps{Root: s.d.Root, Log: s.d.Log.WithField("phase", name), Recorder: rec, Config: s.d.Config, Artifacts: arts, Site: s.d.Site}
+	if site.ProxyOf(s.d.Site).Enabled() {
+		// The services' proxy drop-ins keep the node's own address direct.
+		ip, err := NodeIP(s.d.Config)
+		if err != nil {
+			return component.Deps{}, err
+		}
+		d.NodeIP = ip.String()
+	}
 	if services {
 		if d.Systemd, err = s.systemd(ctx); err != nil {
 			return component.Deps{}, err
