@@ -68,6 +68,7 @@ func Phases(d Deps) ([]phase.Phase, error) {
 	if d.Dialer != nil {
 		in.Dialer = d.Dialer
 	}
+	in.Proxy = d.proxyFunc()
 	settings := host.NewSettings(d.Root, d.Config.Cluster.Network.Plugin)
 	settings.Log = d.Log
 	s := &steps{d: &d, arts: &artifacts{d: &d}}

@@ -1,6 +1,7 @@
 package site
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 
@@ -131,5 +132,36 @@ func TestDropInsRemoveWhatNoProxyAsksFor(t *testing.T) {
 	files, _, _ = DropIns(s, n, "a.service")
 	if f := files[DropInPath("a.service")]; f.Mode != 0o600 {
 		t.Errorf("a proxy URL with a password: drop-in mode %v, want 0600", f.Mode)
+	}
+}
+
+// TestProxyFuncKeepsNoProxyDirect: the site's proxy carries what is not
+// in NoProxy's list, by scheme; the API server, the operator's domains and
+// CIDRs go direct; without a site proxy the environment decides.
+func TestProxyFuncKeepsNoProxyDirect(t *testing.T) {
+	p := Proxy{HTTP: "http://10.0.0.2:3128", HTTPS: "http://10.0.0.3:3128", NoProxy: []string{".idc.example", "10.9.0.0/16"}}
+	f := p.ProxyFunc(Node{APIServerEndpoint: "https://10.0.0.5:443", NodeIP: "10.0.1.17"})
+	for raw, want := range map[string]string{
+		"https://cos.ap-guangzhou.myqcloud.com/m.json": "http://10.0.0.3:3128",
+		"http://mirror.example.com/x":                  "http://10.0.0.2:3128",
+		"https://10.0.0.5:443/version":                 "",
+		"http://cos.idc.example/x":                     "",
+		"http://10.9.3.4/x":                            "",
+		"http://10.0.1.17:10250/healthz":               "",
+	} {
+		req, _ := http.NewRequest(http.MethodGet, raw, nil)
+		u, err := f(req)
+		got := ""
+		if u != nil {
+			got = u.String()
+		}
+		if err != nil || got != want {
+			t.Errorf("%s: proxy %q, %v; want %q", raw, got, err, want)
+		}
+	}
+	t.Setenv("HTTPS_PROXY", "http://env-proxy:8080")
+	req, _ := http.NewRequest(http.MethodGet, "https://cos.example.com/x", nil)
+	if u, err := (Proxy{}).ProxyFunc(Node{})(req); err != nil || u == nil || u.Host != "env-proxy:8080" {
+		t.Errorf("no site proxy: %v, %v; want the environment's", u, err)
 	}
 }
