@@ -24,6 +24,7 @@ declare -A want=(
 	[ansible-playbook]=ansible-core
 	[ansible-lint]=ansible-lint
 	[rpm]=rpm
+	[tinyproxy]=tinyproxy
 )
 missing=()
 for c in "${!want[@]}"; do
