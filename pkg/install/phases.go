@@ -80,7 +80,7 @@ func Phases(d Deps) ([]phase.Phase, error) {
 		PhaseRuntime:    {Satisfied: s.runtimeSatisfied, Run: s.runtimeRun, Detail: d.Config.NodePool.Runtime.Kind},
 		PhaseImages:     {Satisfied: s.imagesSatisfied, Run: s.imagesRun},
 		PhaseKubelet:    {Satisfied: s.kubeletSatisfied, Run: s.kubeletRun},
-		PhaseJoin:       {Satisfied: s.joinSatisfied, Run: s.joinRun},
+		PhaseJoin:       {Satisfied: s.joinSatisfied, Await: s.joinAwait, Run: s.joinRun},
 		PhaseUserscript: s.userScriptWork(),
 	}), nil
 }
@@ -267,6 +267,16 @@ func (s *steps) joinSatisfied(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	return join.Satisfied(ctx, d)
+}
+
+// joinAwait waits for a joined Node to be Ready (after a reboot, the
+// kubelet's first status), without counting as a change.
+func (s *steps) joinAwait(ctx context.Context) error {
+	d, err := s.joinDeps(ctx)
+	if err != nil {
+		return err
+	}
+	return join.AwaitReady(ctx, d)
 }
 
 func (s *steps) joinRun(ctx context.Context, rec phase.Recorder) error {

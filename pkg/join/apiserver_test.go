@@ -11,6 +11,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"math/big"
 	"net"
 	"net/http"
@@ -196,9 +197,25 @@ func TestSatisfiedOverHTTPSWithOneRequest(t *testing.T) {
 		t.Errorf("Satisfied made %d requests, want exactly 1 (no discovery)", n)
 	}
 
+	// A NotReady Node (a rebooted kubelet's) is still joined as configured:
+	// AwaitReady waits for it, and a re-run changes nothing.
 	s.put(testNode("n1", "uid-1", ready(corev1.ConditionFalse, "KubeletNotReady", "PLEG is not healthy"), withLabels(d.Config.NodePool.Labels)))
-	if ok, _ := Satisfied(context.Background(), d); ok {
-		t.Error("Satisfied for a NotReady Node")
+	if ok, err := Satisfied(context.Background(), d); err != nil || !ok {
+		t.Errorf("Satisfied for a NotReady Node = %v, %v; want true (AwaitReady waits for Ready)", ok, err)
+	}
+	d.Timeout = 300 * time.Millisecond
+	err = AwaitReady(context.Background(), d)
+	var te *TimeoutError
+	if !errors.As(err, &te) || te.Step != StepReady || !strings.Contains(te.Reason, "PLEG is not healthy") {
+		t.Errorf("AwaitReady on a NotReady Node = %v, want a timeout at the Ready step naming the kubelet's reason", err)
+	}
+	d.Timeout = 10 * time.Second
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		s.put(testNode("n1", "uid-1", ready(corev1.ConditionTrue, "KubeletReady", "kubelet is posting ready status"), withLabels(d.Config.NodePool.Labels)))
+	}()
+	if err := AwaitReady(context.Background(), d); err != nil {
+		t.Errorf("AwaitReady once the Node turns Ready: %v", err)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -320,7 +321,11 @@ func (j *joiner) waitReady(ctx context.Context, c kubernetes.Interface) error {
 	err := poll(ctx, j.d.Backoff, func(ctx context.Context) (bool, error) {
 		n, err := c.CoreV1().Nodes().Get(ctx, j.d.NodeName, metav1.GetOptions{})
 		if err != nil {
-			j.observe(fmt.Sprintf("NotReady: cannot read Node %s: %v", j.d.NodeName, err))
+			// A read cut short by the deadline itself says nothing: the
+			// reason the operator reads stays the last one the Node gave.
+			if ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) && !strings.Contains(err.Error(), "would exceed context deadline") {
+				j.observe(fmt.Sprintf("NotReady: cannot read Node %s: %v", j.d.NodeName, err))
+			}
 			return false, nil
 		}
 		ready, reason := j.d.nodeReady(ctx, n)

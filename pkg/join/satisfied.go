@@ -3,6 +3,7 @@ package join
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 
@@ -12,11 +13,13 @@ import (
 )
 
 // Satisfied reports whether the host has joined as Run would leave it: the
-// Node exists and is Ready, carries the pool's labels (and none it dropped),
-// the journal knows this Node, and its first-join cordon is on record when
-// the pool asks for one. It costs one GET of the Node with the node's own
-// credentials, bounded by SatisfiedTimeout; an API server that does not
-// answer means "not satisfied", so Run waits and explains.
+// Node exists, carries the pool's labels (and none it dropped), the journal
+// knows this Node, and its first-join cordon is on record when the pool asks
+// for one. Whether it is Ready is AwaitReady's to wait for: a rebooted
+// kubelet's Node is NotReady for a while, and waiting for it changes
+// nothing. It costs one GET of the Node with the node's own credentials,
+// bounded by SatisfiedTimeout; an API server that does not answer means
+// "not satisfied", so Run waits and explains.
 func Satisfied(ctx context.Context, d Deps) (bool, error) {
 	if err := d.check(); err != nil {
 		return false, err
@@ -40,11 +43,8 @@ func Satisfied(ctx context.Context, d Deps) (bool, error) {
 	uid := string(n.UID)
 	desired := d.Config.NodePool.Labels
 	owned := d.factList(KeyLabels)
-	ready, why := d.nodeReady(ctx, n)
 	var reason string
 	switch {
-	case !ready:
-		reason = "NotReady: " + why
 	case d.fact(KeyNodeUID) != uid:
 		reason = "Node not on record in the journal"
 	case !PlanLabels(n.Labels, desired, owned).Empty() || !ownsAll(owned, desired):
@@ -57,4 +57,25 @@ func Satisfied(ctx context.Context, d Deps) (bool, error) {
 		return false, nil
 	}
 	return true, nil
+}
+
+// AwaitReady waits, bounded by Deps.Timeout, for the Node of a host that
+// Satisfied says has joined to be Ready as its running kubelet reports it;
+// a wait that outlasts the timeout is a *TimeoutError at the Ready step.
+func AwaitReady(ctx context.Context, d Deps) error {
+	if err := d.check(); err != nil {
+		return err
+	}
+	timeout := d.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	j := &joiner{d: d, log: d.log().WithField("node", d.NodeName), timeout: timeout, res: Result{Node: d.NodeName}}
+	c, err := d.client(paths.KubeletKubeconfig, requestTimeout)
+	if err != nil {
+		return fmt.Errorf("join of node %s: the kubelet's kubeconfig: %w", d.NodeName, err)
+	}
+	return j.waitReady(ctx, c)
 }

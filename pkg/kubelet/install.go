@@ -42,9 +42,26 @@ type Deps struct {
 // Dirs are the directories the kubelet component creates.
 var Dirs = []string{"/etc/kubernetes", "/etc/kubernetes/pki", StaticPodPath, RootDir, CertDir}
 
-// Plan is the kubelet binary.
-func Plan() binary.Plan {
-	return binary.Plan{Component: Component, Items: []binary.Item{{Artifact: Artifact, Dst: BinaryPath, Mode: 0o755}}}
+// KubectlArtifact is the optional kubectl of the kubelet's version: when
+// the manifest lists it, it goes to KubectlPath for the user script
+// (`kubectl uncordon "$NODE_NAME"` with the node's own credentials).
+const KubectlArtifact = "kubectl"
+
+// Plan is the kubelet binary, and kubectl when the artifacts have one.
+func Plan(artifacts map[string]string) binary.Plan {
+	items := []binary.Item{{Artifact: Artifact, Dst: BinaryPath, Mode: 0o755}}
+	if _, ok := artifacts[KubectlArtifact]; ok {
+		items = append(items, binary.Item{Artifact: KubectlArtifact, Dst: KubectlPath, Mode: 0o755})
+	}
+	return binary.Plan{Component: Component, Items: items}
+}
+
+// dirs are the directories the kubelet component creates for artifacts.
+func dirs(artifacts map[string]string) []string {
+	if _, ok := artifacts[KubectlArtifact]; ok {
+		return append(append([]string(nil), Dirs...), paths.ToolsDir)
+	}
+	return Dirs
 }
 
 // Files renders every file the kubelet component writes but its binary, by
@@ -139,7 +156,7 @@ func Layout(d Deps) (binary.Layout, error) {
 		return binary.Layout{}, err
 	}
 	return binary.Layout{
-		Dirs: Dirs, Plan: Plan(), Files: files, Absent: absent, Units: []string{UnitName},
+		Dirs: dirs(d.Artifacts), Plan: Plan(d.Artifacts), Files: files, Absent: absent, Units: []string{UnitName},
 		VersionKey: KeyVersion, Version: d.Config.Cluster.KubernetesVersion,
 		Services: []systemd.Service{Service(d.Root)}, Warnings: warnings,
 	}, nil

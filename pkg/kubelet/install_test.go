@@ -5,7 +5,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -216,5 +218,44 @@ func TestWaitHealthyPollsARealServer(t *testing.T) {
 	err := WaitHealthy(ctx2, dead.URL, log)
 	if err == nil || !strings.Contains(err.Error(), "journalctl -u kubelet.service") || !strings.Contains(err.Error(), "ping failed") {
 		t.Fatalf("err = %v, want the last answer and where to look", err)
+	}
+}
+
+// TestKubectlGoesToTheToolsDirAndRestartsNothing: a manifest with kubectl
+// puts it in paths.ToolsDir (never /usr/local/bin, where an operator's own
+// kubectl may live), records it, and a new kubectl alone restarts no unit.
+func TestKubectlGoesToTheToolsDirAndRestartsNothing(t *testing.T) {
+	ctx := context.Background()
+	d, fake, rec, _ := newDeps(t, "1.35.4")
+	operators := d.Root.Path("/usr/local/bin/kubectl")
+	if err := os.MkdirAll(filepath.Dir(operators), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(operators, []byte("the operator's kubectl"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d.Artifacts[KubectlArtifact] = artifacttest.Binary(t, t.TempDir(), "kubectl", "1.35.4")
+	if _, err := Install(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(d.Root.Path(KubectlPath)); err != nil || st.Mode().Perm() != 0o755 {
+		t.Fatalf("%s: %v", KubectlPath, err)
+	}
+	if _, ok := rec.Files[KubectlPath]; !ok {
+		t.Errorf("%s not in the journal", KubectlPath)
+	}
+	if !slices.Contains(rec.Dirs, paths.ToolsDir) {
+		t.Errorf("%s not recorded as created: %v", paths.ToolsDir, rec.Dirs)
+	}
+	if b, _ := os.ReadFile(operators); string(b) != "the operator's kubectl" {
+		t.Errorf("the operator's /usr/local/bin/kubectl was touched: %q", b)
+	}
+	fake.ResetCalls()
+	d.Artifacts[KubectlArtifact] = artifacttest.Binary(t, t.TempDir(), "kubectl-rebuilt", "1.35.4")
+	if changed, err := Install(ctx, d); err != nil || !changed {
+		t.Fatalf("Install with a new kubectl = %v, %v", changed, err)
+	}
+	if got := fake.Calls(); len(got) != 0 {
+		t.Errorf("a new kubectl: systemd calls %v, want none", got)
 	}
 }

@@ -23,6 +23,7 @@ const (
 	UnitName            = "kubelet.service"
 	DropInName          = "10-add2tkectl.conf"
 	BinaryPath          = "/usr/local/bin/kubelet"
+	KubectlPath         = paths.ToolsDir + "/kubectl"
 	RootDir             = "/var/lib/kubelet"
 	ConfigPath          = "/var/lib/kubelet/config.yaml"
 	FlagsPath           = "/var/lib/kubelet/add2tkectl-flags.env"

@@ -15,6 +15,10 @@ const (
 	JournalPath = StateDir + "/state.json"
 	// StampDir holds one stamp per component (what it installed from what).
 	StampDir = StateDir + "/stamps"
+	// ToolsDir holds the tools install puts there for the user script
+	// (kubectl): first on its PATH, and never a directory of the operator's
+	// own, whose kubectl install would overwrite and uninstall remove.
+	ToolsDir = StateDir + "/bin"
 	// ManifestPath is the verified manifest of the last download.
 	ManifestPath = StateDir + "/manifest.json"
 	// CacheDir holds the downloaded artifacts.

@@ -13,6 +13,11 @@ type Phase struct {
 	// Satisfied reports whether the host already is as Run would leave it;
 	// a satisfied phase is not run and counts as unchanged. Nil means never.
 	Satisfied func(ctx context.Context) (bool, error)
+	// Await, when set, runs after Satisfied said yes: it waits for what is
+	// already as Run would leave it to be healthy again (a rebooted
+	// kubelet's Node turning Ready) and changes nothing, so the phase still
+	// counts as unchanged. An error fails the phase.
+	Await func(ctx context.Context) error
 	// Run makes the host satisfy the phase, recording what it installs.
 	Run func(ctx context.Context, rec Recorder) error
 }

@@ -182,6 +182,12 @@ func (r *run) one(ctx context.Context, i int, p Phase) error {
 		return r.fail(i, pr, began, nil, fmt.Errorf("check whether the host already satisfies it: %w", checkErr))
 	}
 	if satisfied {
+		if p.Await != nil {
+			r.progress(i, "%s … already satisfied, waiting for it to be healthy", p.Description)
+			if err := p.Await(ctx); err != nil {
+				return r.fail(i, pr, began, nil, err)
+			}
+		}
 		if err := r.jw.finish(p.Name, StatusUnchanged, ""); err != nil {
 			return &PhaseError{Phase: p.Name, Err: err}
 		}

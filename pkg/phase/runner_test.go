@@ -156,6 +156,41 @@ func TestSatisfiedPhaseIsUnchangedAndNotRun(t *testing.T) {
 	}
 }
 
+// TestAwaitOfASatisfiedPhaseChangesNothing: a satisfied phase's Await runs
+// (and a dry run does not call it); it leaves the phase unchanged and the
+// run unchanged, and its failure fails the phase without making it changed.
+func TestAwaitOfASatisfiedPhaseChangesNothing(t *testing.T) {
+	dir := t.TempDir()
+	root, tr := host.Root{Dir: dir}, &trace{}
+	a := writing(root, tr, "join")
+	a.Satisfied = func(context.Context) (bool, error) { return true, nil }
+	awaited := 0
+	var awaitErr error
+	a.Await = func(context.Context) error { awaited++; return awaitErr }
+	b := writing(root, tr, "after")
+	b.Satisfied = a.Satisfied
+
+	if _, err := phase.Run(context.Background(), []phase.Phase{a, b}, phase.Options{Root: dir, DryRun: true}); err != nil || awaited != 0 {
+		t.Fatalf("dry run: err %v, awaited %d times, want no await", err, awaited)
+	}
+	res, err := phase.Run(context.Background(), []phase.Phase{a, b}, phase.Options{Root: dir})
+	if err != nil || awaited != 1 {
+		t.Fatalf("err %v, awaited %d times, want once", err, awaited)
+	}
+	if len(tr.get()) != 0 || statuses(res)["join"] != phase.StatusUnchanged || res.Changed {
+		t.Errorf("ran %v, result %+v: want nothing run, join unchanged, changed=false", tr.get(), res)
+	}
+
+	awaitErr = errors.New("node n1 not Ready: PLEG is not healthy")
+	res, err = phase.Run(context.Background(), []phase.Phase{a, b}, phase.Options{Root: dir})
+	if err == nil || !strings.Contains(err.Error(), "PLEG is not healthy") {
+		t.Fatalf("err %v, want the await's error", err)
+	}
+	if st := statuses(res); st["join"] != phase.StatusFailed || st["after"] == phase.StatusUnchanged || res.Changed {
+		t.Errorf("result %+v: want join failed, after not run, changed=false", res)
+	}
+}
+
 func assertNoEntries(t *testing.T, dir string) {
 	t.Helper()
 	entries, err := os.ReadDir(dir)

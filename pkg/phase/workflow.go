@@ -19,8 +19,9 @@ type Workflow []Step
 
 // Work is what a step does on this run.
 type Work struct {
-	// Satisfied and Run as in Phase.
+	// Satisfied, Await and Run as in Phase.
 	Satisfied func(ctx context.Context) (bool, error)
+	Await     func(ctx context.Context) error
 	Run       func(ctx context.Context, rec Recorder) error
 	// Detail, when set, is added to the description for this run
 	// ("install the container runtime (docker)").
@@ -52,7 +53,7 @@ func (w Workflow) Phases(work map[string]Work) []Phase {
 		known[s.Name] = true
 		p := Phase{Name: s.Name, Description: s.Description}
 		if wk, ok := work[s.Name]; ok {
-			p.Satisfied, p.Run = wk.Satisfied, wk.Run
+			p.Satisfied, p.Await, p.Run = wk.Satisfied, wk.Await, wk.Run
 			if wk.Detail != "" {
 				p.Description += " (" + wk.Detail + ")"
 			}

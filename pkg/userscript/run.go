@@ -26,7 +26,7 @@ import (
 // maxBackoff caps the pause between attempts.
 const maxBackoff = time.Minute
 
-// scriptPATH is the PATH the script gets: the usual system directories,
+// scriptPATH is the PATH the script gets after paths.ToolsDir (kubectl): the usual system directories,
 // not the caller's (which may be a cloud-init or Ansible environment).
 const scriptPATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -216,7 +216,7 @@ func env(d Deps) []string {
 		"NODE_POOL_ID=" + d.Config.NodePool.ID,
 		"NODE_NAME=" + d.NodeName,
 		"KUBECONFIG=" + d.Root.Path(paths.KubeletKubeconfig),
-		"PATH=" + scriptPATH,
+		"PATH=" + d.Root.Path(paths.ToolsDir) + ":" + scriptPATH,
 		"HOME=" + home,
 		"LANG=C.UTF-8",
 	}

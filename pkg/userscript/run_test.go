@@ -286,7 +286,7 @@ func TestScriptEnvironmentAndArguments(t *testing.T) {
 		"NODE_POOL_ID": "np-3kd9a1bc",
 		"NODE_NAME":    "n1",
 		"KUBECONFIG":   d.Root.Path(paths.KubeletKubeconfig),
-		"PATH":         scriptPATH,
+		"PATH":         d.Root.Path(paths.ToolsDir) + ":" + scriptPATH,
 	}
 	for k, v := range want {
 		if got[k] != v {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the artifact set of $K8S_VERSION into $ARTIFACTS, packaged as releases are:
 #   kubelet                                 the kubelet binary from build-k8s.sh
+#   kubectl                                 kubectl from build-k8s.sh (for the user script)
 #   containerd-<v>-linux-amd64.tar.gz       bin/containerd, bin/containerd-shim-runc-v2, bin/ctr, ...
 #   runc.amd64                              the runc binary
 #   cni-plugins-linux-amd64-v<v>.tgz        plugin binaries at the top level
@@ -22,10 +23,10 @@ DEBS=$E2E_CACHE/debs
 # it is), in a second manifest artifacts.sh publishes.
 "$(dirname "$0")/build-containerd2.sh"
 
-# A set from before docker joined it lacks the docker artifact: rebuilt (the
-# other artifacts come out byte-identical).
+# A set from before docker (or kubectl) joined it lacks that artifact:
+# rebuilt (the other artifacts come out byte-identical).
 if [ -s "$ARTIFACTS/payload.json" ] && [ "$ARTIFACTS/payload.json" -nt "$K8S_BIN/kubelet" ] &&
-	jq -e '[.artifacts[].name] | index("docker") and index("cri-dockerd")' "$ARTIFACTS/payload.json" >/dev/null; then
+	jq -e '[.artifacts[].name] | index("docker") and index("cri-dockerd") and index("kubectl")' "$ARTIFACTS/payload.json" >/dev/null; then
 	log "artifact set present in $ARTIFACTS"
 	exit 0
 fi
@@ -68,6 +69,7 @@ DOCKER_V=$(upstream_version docker.io)
 CRI_DOCKERD_V=${CRI_DOCKERD_VERSION#v}
 
 cp "$K8S_BIN/kubelet" "$out/kubelet"
+cp "$K8S_BIN/kubectl" "$out/kubectl"
 
 mkdir -p "$work/ctd/bin"
 cp "$work/containerd/usr/bin/"* "$work/ctd/bin/"
@@ -143,6 +145,7 @@ entry() { # entry NAME VERSION KIND FILE
 }
 {
 	entry kubelet "$K8S_VERSION" binary "$out/kubelet"
+	entry kubectl "$K8S_VERSION" binary "$out/kubectl"
 	entry containerd "$CONTAINERD_V" tar.gz "$out/containerd-$CONTAINERD_V-linux-amd64.tar.gz"
 	entry runc "$RUNC_V" binary "$out/runc.amd64"
 	entry cni-plugins "$CNI_V" tar.gz "$out/cni-plugins-linux-amd64-v$CNI_V.tgz"

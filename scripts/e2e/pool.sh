@@ -4,8 +4,10 @@
 # $E2E_STATE/bundle/add2tkectl-<cls>-<np>, as the console would.
 #
 # The pool: containerd (Debian's, from the artifact set), labels, a taint,
-# cordon on, and a user script that uncordons the node with the node's own
-# credentials (a kubelet may patch its own spec.unschedulable).
+# cordon on, and a user script of just `kubectl uncordon "$NODE_NAME"`, as
+# the source document tells operators to write: install puts kubectl (an
+# artifact of the set) first on the script's PATH and sets KUBECONFIG to the
+# node's own credentials (a kubelet may patch its own spec.unschedulable).
 #
 #   E2E_POOL_RUNTIME   containerd | docker   (containerd)
 #   E2E_POOL_DIR       where pool.yaml and bundle/ go ($E2E_STATE)
@@ -66,23 +68,7 @@ mkdir -p "$POOL_DIR"
 		    example.com/rack: r42
 		  taints:
 		    - {key: example.com/dedicated, value: idc, effect: PreferNoSchedule}
-		  userScript: |
-		    #!/bin/bash
-		    # Uncordon this node with its own client certificate.
-		    set -euo pipefail
-		    ca=\$(mktemp)
-		    trap 'rm -f "\$ca"' EXIT
-		    base64 -d >"\$ca" <<'CA'
-		    $(base64 -w0 <"$E2E_STATE/ca.crt")
-		    CA
-		    node=\$(hostname | tr '[:upper:]' '[:lower:]')
-		    curl -fsS --max-time 20 --cacert "\$ca" \\
-		      --cert /var/lib/kubelet/pki/kubelet-client-current.pem \\
-		      --key /var/lib/kubelet/pki/kubelet-client-current.pem \\
-		      -X PATCH -H 'Content-Type: application/merge-patch+json' \\
-		      -d '{"spec":{"unschedulable":false}}' \\
-		      "https://$DRIVER_IP:$APISERVER_PORT/api/v1/nodes/\$node" -o /dev/null
-		    echo "uncordoned \$node"
+		  userScript: kubectl uncordon "\$NODE_NAME"
 		artifacts:
 		  manifestURL: "$(cat "$MANIFEST_URL_FILE")"
 		  publicKey: |

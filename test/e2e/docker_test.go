@@ -42,7 +42,7 @@ func TestInstallWithDockerJoinsAReadyNode(t *testing.T) {
 	}
 	t.Logf("docker: install start to Node Ready: %s", time.Since(start).Round(time.Millisecond))
 	checkPoolNode(t, h, getNode(t, n.Name), false)
-	if log := h.Run(t, 30*time.Second, "cat", "/usr/local/qcloud/tke/userscript/userscript.log"); !strings.Contains(log, "uncordoned "+h.Name) {
+	if log := h.Run(t, 30*time.Second, "cat", "/usr/local/qcloud/tke/userscript/userscript.log"); !strings.Contains(log, "node/"+h.Name+" uncordoned") {
 		t.Errorf("user script log does not show the uncordon:\n%s", log)
 	}
 	if rt := n.Status.NodeInfo.ContainerRuntimeVersion; !strings.HasPrefix(rt, "docker://") {

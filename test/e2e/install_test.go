@@ -124,7 +124,7 @@ func TestInstallJoinsAReadyNodeWithThePoolSettings(t *testing.T) {
 	t.Logf("install start to Node Ready: %s", time.Since(start).Round(time.Millisecond))
 	// The user script uncordoned the node it was cordoned at registration.
 	checkPoolNode(t, h, getNode(t, n.Name), false)
-	if log := h.Run(t, 30*time.Second, "cat", "/usr/local/qcloud/tke/userscript/userscript.log"); !strings.Contains(log, "uncordoned "+h.Name) {
+	if log := h.Run(t, 30*time.Second, "cat", "/usr/local/qcloud/tke/userscript/userscript.log"); !strings.Contains(log, "node/"+h.Name+" uncordoned") {
 		t.Errorf("user script log does not show the uncordon:\n%s", log)
 	}
 
