@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/add2tkectl/add2tkectl/pkg/config"
+	"github.com/add2tkectl/add2tkectl/pkg/site"
 )
 
 // configSourcesHelp is shared by the help of every command that reads the
@@ -44,20 +45,22 @@ func newConfigCommand(g *Globals) *cobra.Command {
 		Short: "Show or check the effective configuration",
 		Long:  "Show or check the effective configuration.\n\n" + configSourcesHelp,
 	}
-	cmd.AddCommand(&cobra.Command{
+	cmd.AddCommand(needsSite(&cobra.Command{
 		Use:   "view",
-		Short: "Print the effective configuration, secrets redacted",
+		Short: "Print the effective configuration and site settings, secrets redacted",
 		Long: `view prints the effective configuration (YAML, or JSON with -o json) with the
 bootstrap token's secret half and the manifest URL's presigned query string
-replaced by REDACTED. An invalid configuration is printed too, and its errors
-make the exit code 2.
+replaced by REDACTED, and beside it, under "site", the effective site settings
+(` + site.Path + ` under --root or --site, ADD2TKE_SITE_* variables, flags) with
+a proxy's password shown as ***. An invalid configuration is printed too, and
+its errors make the exit code 2; invalid site settings exit 2 before.
 
 ` + configSourcesHelp,
 		Example: `  ./add2tkectl-cls-m57oxxxp-np-3kd9a1bc config view
   ./add2tkectl-cls-m57oxxxp-np-3kd9a1bc config view -o json --set nodePool.cordon=true`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error { return runConfigView(g) },
-	}, &cobra.Command{
+	}), needsSite(&cobra.Command{
 		Use:   "validate",
 		Short: "Check the effective configuration; exit 0 if valid, 2 with every error if not",
 		Long:  "validate checks every rule and reports every broken one, each with its field path.\n\n" + configSourcesHelp,
@@ -65,8 +68,15 @@ make the exit code 2.
   ADD2TKE_NODEPOOL_CORDON=true ./add2tkectl-cls-m57oxxxp-np-3kd9a1bc config validate -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error { return runConfigValidate(g) },
-	})
+	}))
 	return cmd
+}
+
+// configView is what config view prints: the pool's document as it is,
+// and beside it, under site, the effective site settings.
+type configView struct {
+	*config.NodePoolJoin
+	Site *site.Settings `json:"site,omitempty"`
 }
 
 func runConfigView(g *Globals) error {
@@ -74,7 +84,10 @@ func runConfigView(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	red := l.Config.Redacted()
+	red := configView{NodePoolJoin: l.Config.Redacted()}
+	if g.Site != nil {
+		red.Site = g.Site.Redacted()
+	}
 	if g.Output == "json" {
 		err = writeResult(g, red)
 	} else {

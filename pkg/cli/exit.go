@@ -11,6 +11,7 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 	"github.com/add2tkectl/add2tkectl/pkg/preflight"
 	"github.com/add2tkectl/add2tkectl/pkg/render"
+	"github.com/add2tkectl/add2tkectl/pkg/site"
 	"github.com/add2tkectl/add2tkectl/pkg/status"
 )
 
@@ -41,6 +42,8 @@ var exitTable = []struct {
 	{ExitArtifact, is[*artifact.Error], "any other artifact failure: signature, checksum, download, extraction"},
 	{ExitUsage, is[*config.LoadError], "a configuration that cannot be read"},
 	{ExitUsage, is[*config.ValidationError], "a configuration that breaks a rule"},
+	{ExitUsage, is[*site.LoadError], "site settings that cannot be read: a missing --site file, an unknown key or variable, a bad type"},
+	{ExitUsage, is[*site.ValidationError], "site settings that break a rule"},
 	{ExitUsage, is[*phase.UnknownPhaseError], "a --skip-phases name that is no phase"},
 	{ExitJoin, is[*join.TimeoutError], "a join that did not complete within --timeout"},
 	{ExitPreflight, is[*preflight.FailedError], "a failed preflight check"},

@@ -17,6 +17,7 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/install"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
+	"github.com/add2tkectl/add2tkectl/pkg/site"
 )
 
 // InstallOptions are the flags of install.
@@ -58,8 +59,8 @@ SIGINT or SIGTERM stops the run after the current step; a second one at once.`,
 	f.BoolVar(&o.DryRun, "dry-run", false, "print the plan and change nothing")
 	f.StringSliceVar(&o.SkipPhases, "skip-phases", nil, "phases to skip, comma separated: "+strings.Join(install.Workflow.Names(), ","))
 	f.StringSliceVar(&o.IgnorePreflightErrors, "ignore-preflight-errors", nil, "preflight checks whose failure is only a warning, comma separated, or 'all'")
-	f.StringVar(&o.ArtifactsDir, "artifacts-dir", "", "take artifacts from this directory (air-gapped sites) instead of downloading")
-	f.DurationVar(&o.Timeout, "timeout", 10*time.Minute, "give up waiting (for the lock, the node to join) after this long")
+	f.StringVar(&o.ArtifactsDir, "artifacts-dir", "", "take artifacts from this directory (air-gapped sites) instead of downloading (site cli.artifactsDir)")
+	f.DurationVar(&o.Timeout, "timeout", site.DefaultTimeout, "give up waiting (for the lock, the node to join) after this long (site cli.timeout)")
 	return cmd
 }
 
@@ -105,6 +106,7 @@ func runInstall(ctx context.Context, g *Globals, o *InstallOptions) error {
 		ArtifactsDir:          o.ArtifactsDir,
 		Timeout:               o.Timeout,
 		Dialer:                g.Dialer,
+		Site:                  g.Site,
 	})
 	if err != nil {
 		return err

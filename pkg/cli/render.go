@@ -139,6 +139,7 @@ func runRender(ctx context.Context, g *Globals, o *RenderOptions) error {
 		Arch:           o.Arch,
 		Progress:       artifact.NewProgress(g.Stderr, !g.NoProgress && isTerminal(g.Stderr)),
 		PhaseProgress:  g.Stderr,
+		Site:           g.Site,
 	})
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/add2tkectl/add2tkectl/pkg/preflight"
+	"github.com/add2tkectl/add2tkectl/pkg/site"
 )
 
 // Globals are the flags every command shares.
@@ -22,6 +23,13 @@ type Globals struct {
 
 	// Set holds --set path=value overrides of configuration fields.
 	Set []string
+
+	// SiteFile is --site: the site settings file instead of site.Path
+	// under --root.
+	SiteFile string
+	// Site are the effective site settings of a command that acts on the
+	// host (loaded before it runs); nil for the others.
+	Site *site.Settings
 
 	// Executable is the path of the running binary; its bundled payload and
 	// its name (add2tkectl-<cls>-<np>) take part in configuration loading.
@@ -63,23 +71,25 @@ carries the node pool's configuration.`,
 	pf.StringVar(&g.ConfigFile, "config", "", "configuration file (YAML or JSON); overrides the bundled payload")
 	pf.StringVar(&g.Root, "root", "/", "act on the filesystem under this directory")
 	pf.StringVarP(&g.Output, "output", "o", "text", "result format: text, json or yaml")
-	pf.StringVar(&g.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
-	pf.BoolVar(&g.NoProgress, "no-progress", false, "plain progress lines instead of progress bars")
+	pf.StringVar(&g.LogLevel, "log-level", site.DefaultLogLevel, "log level: debug, info, warn or error (site cli.logLevel)")
+	pf.BoolVar(&g.NoProgress, "no-progress", false, "plain progress lines instead of progress bars (site cli.noProgress)")
 	pf.StringArrayVar(&g.Set, "set", nil, "override a configuration field, e.g. --set nodePool.cordon=true (repeatable)")
+	addSiteFlags(pf, g)
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		switch g.Output {
 		case "text", "json", "yaml":
-			return nil
+		default:
+			return usageErrorf("--output %q: use text, json or yaml", g.Output)
 		}
-		return usageErrorf("--output %q: use text, json or yaml", g.Output)
+		return loadSite(cmd, g)
 	}
 
 	root.AddCommand(
-		newInstallCommand(g),
-		newUninstallCommand(g),
-		newStatusCommand(g),
-		newPreflightCommand(g),
-		newRenderCommand(g),
+		needsSite(newInstallCommand(g)),
+		needsSite(newUninstallCommand(g)),
+		needsSite(newStatusCommand(g)),
+		needsSite(newPreflightCommand(g)),
+		needsSite(newRenderCommand(g)),
 		newConfigCommand(g),
 		newArtifactsCommand(g),
 		newBundleCommand(g),

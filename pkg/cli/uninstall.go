@@ -15,6 +15,7 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/install"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
+	"github.com/add2tkectl/add2tkectl/pkg/site"
 	"github.com/add2tkectl/add2tkectl/pkg/uninstall"
 )
 
@@ -58,7 +59,7 @@ An API server that does not answer is a warning, not a failure.`,
 	f.BoolVar(&o.DryRun, "dry-run", false, "list what would be removed and change nothing")
 	f.BoolVar(&o.KeepData, "keep-data", false, "keep the container runtime's data directory")
 	f.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig of a user allowed to delete the Node")
-	f.DurationVar(&o.Timeout, "timeout", 10*time.Minute, "give up waiting for another add2tkectl run (the lock) after this long")
+	f.DurationVar(&o.Timeout, "timeout", site.DefaultTimeout, "give up waiting for another add2tkectl run (the lock) after this long (site cli.timeout)")
 	return cmd
 }
 

@@ -11,17 +11,24 @@ import (
 // Mask replaces a secret.
 const Mask = "REDACTED"
 
+// PasswordMask replaces the password of a URL's user info
+// (http://user:***@proxy:3128), so the user name still shows whose it is.
+const PasswordMask = "***"
+
 var (
 	// TokenRE matches a bootstrap token, <id>.<secret>; the id alone is
 	// not secret.
 	TokenRE = regexp.MustCompile(`\b([a-z0-9]{6})\.[a-z0-9]{16}\b`)
 	// The query string of any http(s) URL in free text.
 	urlQueryRE = regexp.MustCompile(`(https?://[^\s?"'<>]+)\?[^\s"'<>]*`)
+	// The password of a URL's user info in free text: scheme://user:PASSWORD@.
+	userinfoRE = regexp.MustCompile(`(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s"'<>]*):[^@/\s"'<>]+@`)
 )
 
 // String redacts every token and URL query string found in s.
 func String(s string) string {
 	s = urlQueryRE.ReplaceAllString(s, "$1?"+Mask)
+	s = userinfoRE.ReplaceAllString(s, "$1:"+PasswordMask+"@")
 	return TokenRE.ReplaceAllString(s, "$1."+Mask)
 }
 
@@ -45,4 +52,20 @@ func Token(t string) string {
 		return ""
 	}
 	return Mask
+}
+
+// Userinfo returns the URL raw with the password of its user info masked
+// (http://user:***@proxy:3128); a URL without one is returned as it is.
+func Userinfo(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return userinfoRE.ReplaceAllString(raw, "$1:"+PasswordMask+"@")
+	}
+	if _, ok := u.User.Password(); !ok {
+		return raw
+	}
+	u.User = url.User(u.User.Username())
+	s := u.String()
+	// url.User leaves "scheme://user@"; put the mask where the password was.
+	return strings.Replace(s, "://"+u.User.String()+"@", "://"+u.User.String()+":"+PasswordMask+"@", 1)
 }

@@ -33,3 +33,29 @@ func TestToken(t *testing.T) {
 		t.Errorf("Token = %q", got)
 	}
 }
+
+func TestUserinfoMasksAProxyPassword(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://user:s3cret@proxy.idc:3128":     "http://user:***@proxy.idc:3128",
+		"https://u%40corp:p%2Fw@proxy.idc/":     "https://u%40corp:***@proxy.idc/",
+		"http://user@proxy.idc:3128":            "http://user@proxy.idc:3128",
+		"http://proxy.idc:3128":                 "http://proxy.idc:3128",
+		"http://user:s3cret@proxy idc:3128/%zz": "http://user:***@proxy idc:3128/%zz",
+		"":                                      "",
+	} {
+		if got := Userinfo(in); got != want {
+			t.Errorf("Userinfo(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestStringMasksURLPasswords(t *testing.T) {
+	in := `proxyconnect tcp: dial "http://ops:hunter2@10.0.0.9:3128": refused; see https://docs.example/a@b`
+	got := String(in)
+	if strings.Contains(got, "hunter2") || !strings.Contains(got, "http://ops:***@10.0.0.9:3128") {
+		t.Errorf("String(%q) = %q", in, got)
+	}
+	if !strings.Contains(got, "https://docs.example/a@b") {
+		t.Errorf("String changed a URL without a password: %q", got)
+	}
+}
