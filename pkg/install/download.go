@@ -45,10 +45,14 @@ func (a *artifacts) fetcher() *artifact.Fetcher {
 	}
 }
 
-// proxyFunc picks the proxy of install's own requests: the site's, else
-// the environment's.
+// proxyFunc picks the proxy of install's own requests (the manifest, the
+// artifacts, preflight's reach of COS): the site's, else the environment's.
+// They go to the artifact store only, never to the API server, so their
+// NO_PROXY is loopback, the cluster's domains and the operator's entries:
+// an artifact store at the API server's address (a test bed, an IDC's one
+// gateway) still goes through the proxy, as its port is another.
 func (d *Deps) proxyFunc() func(*http.Request) (*url.URL, error) {
-	return site.ProxyOf(d.Site).ProxyFunc(site.NodeOf(d.Config, ""))
+	return site.ProxyOf(d.Site).ProxyFunc(site.Node{})
 }
 
 // fromCache resolves every artifact from the cached manifest and the cache,

@@ -22,7 +22,8 @@ import (
 // TestDownloadGoesThroughTheSiteProxy: with a site proxy, the manifest
 // and every artifact are fetched through it: the artifact store's host
 // does not resolve, only the proxy (an httptest server forwarding to the
-// store) reaches it.
+// store) reaches it. The API server at the store's host changes nothing:
+// only the services' NO_PROXY lists it, for their connections to it.
 func TestDownloadGoesThroughTheSiteProxy(t *testing.T) {
 	cfg, _, requests := boundServer(t, "v1.35.4", "1.7.22")
 	store, err := url.Parse(cfg.Artifacts.ManifestURL)
@@ -42,6 +43,7 @@ func TestDownloadGoesThroughTheSiteProxy(t *testing.T) {
 	}))
 	defer proxy.Close()
 	cfg.Artifacts.ManifestURL = "http://cos.idc.invalid/manifest.json"
+	cfg.Cluster.APIServer.Endpoint = "https://cos.idc.invalid:6443"
 	d := &Deps{Config: cfg, Root: host.Root{Dir: t.TempDir()}, Log: logrus.New(), Progress: artifact.NewProgress(io.Discard, false),
 		Site: &site.Settings{Proxy: site.Proxy{HTTP: proxy.URL}}}
 	a := &artifacts{d: d}

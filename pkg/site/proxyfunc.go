@@ -10,7 +10,8 @@ import (
 
 // ProxyFunc is how add2tkectl's own HTTP clients (downloads, preflight's
 // reach of COS) pick a request's proxy: the site's proxy with NoProxy's
-// list for n when one is configured, else the process's environment
+// list for n (install passes none: its requests go to the artifact store
+// only) when one is configured, else the process's environment
 // (HTTP_PROXY, HTTPS_PROXY, NO_PROXY), as before there were site settings.
 func (p Proxy) ProxyFunc(n Node) func(*http.Request) (*url.URL, error) {
 	if !p.Enabled() {
