@@ -24,6 +24,7 @@ const driverNetns = "a2t-e2e"
 type httpProxy struct {
 	Port int
 	log  string
+	out  string // tinyproxy's own output
 }
 
 // URL is the proxy as the site file names it.
@@ -60,12 +61,17 @@ func startProxy(t *testing.T, port int) *httpProxy {
 	if err != nil {
 		t.Fatalf("tinyproxy not found: run scripts/e2e/deps.sh (Debian package tinyproxy)")
 	}
-	dir := t.TempDir()
-	// tinyproxy drops root for nobody, which must write its log.
-	if err := os.Chmod(dir, 0o777); err != nil {
+	// tinyproxy drops root for nobody, which must reach and write its log:
+	// not under t.TempDir, whose parent only root may enter.
+	dir, err := os.MkdirTemp("", "a2t-e2e-proxy-")
+	if err != nil {
 		t.Fatal(err)
 	}
-	p := &httpProxy{Port: port, log: filepath.Join(dir, "access.log")}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := &httpProxy{Port: port, log: filepath.Join(dir, "access.log"), out: filepath.Join(dir, "tinyproxy.out")}
 	conf := fmt.Sprintf(`User nobody
 Group nogroup
 Listen 10.77.0.1
@@ -84,8 +90,11 @@ DisableViaHeader Yes
 	if err := os.WriteFile(p.log, nil, 0o666); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.Chmod(p.log, 0o666); err != nil { // past the umask
+		t.Fatal(err)
+	}
 	cmd := exec.Command("ip", "netns", "exec", driverNetns, bin, "-d", "-c", confPath)
-	out, err := os.Create(filepath.Join(dir, "tinyproxy.out"))
+	out, err := os.Create(p.out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +214,9 @@ func TestInstallThroughTheSiteProxy(t *testing.T) {
 	}
 	// The manifest, then kubelet, containerd, runc, CNI plugins, pause.
 	if gets < 5 {
-		t.Errorf("the proxy saw %d artifact GETs, want the manifest's and each artifact's", gets)
+		log, _ := os.ReadFile(p1.log)
+		out, _ := os.ReadFile(p1.out)
+		t.Errorf("the proxy saw %d artifact GETs, want the manifest's and each artifact's; its log:\n%s\nits output:\n%s", gets, log, out)
 	}
 
 	apiHost := "10.77.0.1"
