@@ -45,6 +45,11 @@ func (p *httpProxy) Requests(t *testing.T) []string {
 		// tinyproxy: `CONNECT   Dec 02 17:20:01.123 [42]: Request (file descriptor 5): GET http://... HTTP/1.1`
 		if _, req, ok := strings.Cut(sc.Text(), "Request (file descriptor "); ok {
 			if _, line, ok := strings.Cut(req, "): "); ok {
+				// The presigned links' queries carry signatures: not in the test's log.
+				if head, rest, ok := strings.Cut(line, "?"); ok {
+					_, proto, _ := strings.Cut(rest, " ")
+					line = head + "?REDACTED " + proto
+				}
 				out = append(out, line)
 			}
 		}
