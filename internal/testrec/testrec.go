@@ -28,6 +28,15 @@ func (r *Recorder) File(path, sha string) error {
 	return nil
 }
 
+// Forget implements phase.Forgetter.
+func (r *Recorder) Forget(path string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.Calls++
+	delete(r.Files, path)
+	return nil
+}
+
 // Dir implements phase.Recorder.
 func (r *Recorder) Dir(path string) error {
 	r.mu.Lock()

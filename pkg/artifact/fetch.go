@@ -86,9 +86,14 @@ func (f *Fetcher) client() *http.Client {
 // DefaultClient is an HTTP client for COS: bounded connect, TLS and
 // response-header waits (a body may take as long as it needs, watched by
 // Retry.Stall), no transparent compression so that byte ranges are exact.
-func DefaultClient() *http.Client {
+// It takes its proxy from the environment.
+func DefaultClient() *http.Client { return NewClient(http.ProxyFromEnvironment) }
+
+// NewClient is DefaultClient with proxy choosing each request's proxy (nil
+// for none): the site's proxy, when the site has one.
+func NewClient(proxy func(*http.Request) (*url.URL, error)) *http.Client {
 	return &http.Client{Transport: &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
+		Proxy:                 proxy,
 		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ResponseHeaderTimeout: 30 * time.Second,

@@ -2,7 +2,9 @@ package binary
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 
@@ -21,7 +23,11 @@ type Layout struct {
 	Dirs  []string
 	Plan  Plan
 	Files map[string]host.File
-	Units []string
+	// Absent are host paths that must not exist: files an earlier install
+	// wrote that no setting asks for any more (a proxy drop-in once the
+	// proxy is gone). Write removes them and forgets them in the journal.
+	Absent []string
+	Units  []string
 	// VersionKey and Version are the journal fact of the installed version.
 	VersionKey, Version string
 	// Services are the units with the files each reads, in the order to
@@ -127,6 +133,14 @@ func (l Layout) Write(root host.Root, rec phase.Recorder, artifacts map[string]s
 	if err != nil {
 		return changed, err
 	}
+	removed, err := removeAbsent(root, rec, l.Absent)
+	for _, p := range removed {
+		log.WithField("file", p).Info("removed")
+	}
+	changed = append(changed, removed...)
+	if err != nil {
+		return changed, err
+	}
 	for _, u := range l.Units {
 		if err := rec.Unit(u); err != nil {
 			return changed, err
@@ -138,6 +152,29 @@ func (l Layout) Write(root host.Root, rec phase.Recorder, artifacts map[string]s
 		}
 	}
 	return changed, nil
+}
+
+// removeAbsent removes each of paths that exists and returns those it
+// removed. The journal forgets each (removed now or by an earlier run
+// killed before it could forget) only once it is gone, so a crash never
+// leaves a file on the host that the journal does not list.
+func removeAbsent(root host.Root, rec phase.Recorder, paths []string) ([]string, error) {
+	var removed []string
+	for _, p := range paths {
+		err := os.Remove(root.Path(p))
+		switch {
+		case err == nil:
+			removed = append(removed, p)
+		case !errors.Is(err, fs.ErrNotExist):
+			return removed, fmt.Errorf("remove %s: %w", root.Path(p), err)
+		}
+		if f, ok := rec.(phase.Forgetter); ok {
+			if err := f.Forget(p); err != nil {
+				return removed, err
+			}
+		}
+	}
+	return removed, nil
 }
 
 // Satisfied reports whether Install would change nothing: Written, and
@@ -176,6 +213,11 @@ func (l Layout) Written(root host.Root, artifacts map[string]string) (bool, erro
 	for _, dir := range l.Dirs {
 		if st, err := os.Stat(root.Path(dir)); err != nil || !st.IsDir() {
 			return false, nil
+		}
+	}
+	for _, p := range l.Absent {
+		if _, err := os.Lstat(root.Path(p)); !errors.Is(err, fs.ErrNotExist) {
+			return false, err
 		}
 	}
 	return true, nil

@@ -36,6 +36,9 @@ type Deps struct {
 	Artifacts map[string]string
 	// Site is the site's settings (proxy, registry mirrors); nil is none.
 	Site *site.Settings
+	// NodeIP is the node's address, which the NO_PROXY of the services'
+	// proxy drop-ins lists; set where a proxy is.
+	NodeIP string
 }
 
 // Component is one part of a node.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/url"
 	"os"
 	"runtime"
 	"strings"
@@ -13,6 +15,7 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 	"github.com/add2tkectl/add2tkectl/pkg/redact"
+	"github.com/add2tkectl/add2tkectl/pkg/site"
 )
 
 // journal key: the manifest URL (query redacted) the cached manifest came from.
@@ -36,9 +39,20 @@ func (a *artifacts) source() string {
 func (a *artifacts) fetcher() *artifact.Fetcher {
 	return &artifact.Fetcher{
 		CacheDir: a.d.Root.Path(paths.CacheDir),
+		Client:   artifact.NewClient(a.d.proxyFunc()),
 		Progress: a.d.Progress,
 		Log:      a.d.Log.WithField("phase", "download"),
 	}
+}
+
+// proxyFunc picks the proxy of install's own requests (the manifest, the
+// artifacts, preflight's reach of COS): the site's, else the environment's.
+// They go to the artifact store only, never to the API server, so their
+// NO_PROXY is loopback, the cluster's domains and the operator's entries:
+// an artifact store at the API server's address (a test bed, an IDC's one
+// gateway) still goes through the proxy, as its port is another.
+func (d *Deps) proxyFunc() func(*http.Request) (*url.URL, error) {
+	return site.ProxyOf(d.Site).ProxyFunc(site.Node{})
 }
 
 // fromCache resolves every artifact from the cached manifest and the cache,

@@ -68,6 +68,7 @@ func Phases(d Deps) ([]phase.Phase, error) {
 	if d.Dialer != nil {
 		in.Dialer = d.Dialer
 	}
+	in.Proxy = d.proxyFunc()
 	settings := host.NewSettings(d.Root, d.Config.Cluster.Network.Plugin)
 	settings.Log = d.Log
 	s := &steps{d: &d, arts: &artifacts{d: &d}}
@@ -113,6 +114,14 @@ func (s *steps) componentDeps(ctx context.Context, rec phase.Recorder, name stri
 		return component.Deps{}, err
 	}
 	d := component.Deps{Root: s.d.Root, Log: s.d.Log.WithField("phase", name), Recorder: rec, Config: s.d.Config, Artifacts: arts, Site: s.d.Site}
+	if site.ProxyOf(s.d.Site).Enabled() {
+		// The services' proxy drop-ins keep the node's own address direct.
+		ip, err := NodeIP(s.d.Config)
+		if err != nil {
+			return component.Deps{}, err
+		}
+		d.NodeIP = ip.String()
+	}
 	if services {
 		if d.Systemd, err = s.systemd(ctx); err != nil {
 			return component.Deps{}, err

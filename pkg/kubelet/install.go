@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 
 	"github.com/add2tkectl/add2tkectl/pkg/binary"
@@ -12,6 +13,7 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/runtime/images"
+	"github.com/add2tkectl/add2tkectl/pkg/site"
 	"github.com/add2tkectl/add2tkectl/pkg/systemd"
 )
 
@@ -111,20 +113,33 @@ func Files(d Deps) (map[string]host.File, []string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return map[string]host.File{
+	files := map[string]host.File{
 		ConfigPath:                               {Data: r.Config, Mode: 0o644},
 		FlagsPath:                                {Data: r.FlagsEnv, Mode: 0o644},
 		BootstrapKubeconfig:                      {Data: kc, Mode: 0o600}, // holds the bootstrap token
 		CAPath:                                   {Data: ca, Mode: 0o644},
 		systemd.UnitPath(UnitName):               {Data: unit, Mode: 0o644},
 		systemd.DropInPath(UnitName, DropInName): {Data: drop, Mode: 0o644},
-	}, r.Warnings, nil
+	}
+	proxy, _, err := proxyDropIns(d)
+	if err != nil {
+		return nil, nil, err
+	}
+	maps.Copy(files, proxy)
+	return files, r.Warnings, nil
+}
+
+// proxyDropIns is the kubelet's proxy drop-in (for what it runs that
+// reaches out: credential providers), or the path of one to remove when no
+// proxy is configured. The API server and the node are in its NO_PROXY.
+func proxyDropIns(d Deps) (map[string]host.File, []string, error) {
+	return site.DropIns(d.Site, site.NodeOf(d.Config, d.NodeIP), UnitName)
 }
 
 // Service is kubelet.service with every file it reads.
 func Service(root host.Root) systemd.Service {
 	files := []string{root.Path(BinaryPath)}
-	for _, p := range []string{ConfigPath, FlagsPath, BootstrapKubeconfig, CAPath, systemd.UnitPath(UnitName), systemd.DropInPath(UnitName, DropInName)} {
+	for _, p := range []string{ConfigPath, FlagsPath, BootstrapKubeconfig, CAPath, systemd.UnitPath(UnitName), systemd.DropInPath(UnitName, DropInName), site.DropInPath(UnitName)} {
 		files = append(files, root.Path(p))
 	}
 	return systemd.Service{Unit: UnitName, Files: files}
@@ -136,8 +151,12 @@ func Layout(d Deps) (binary.Layout, error) {
 	if err != nil {
 		return binary.Layout{}, err
 	}
+	_, absent, err := proxyDropIns(d)
+	if err != nil {
+		return binary.Layout{}, err
+	}
 	return binary.Layout{
-		Dirs: dirs(d.Artifacts), Plan: Plan(d.Artifacts), Files: files, Units: []string{UnitName},
+		Dirs: dirs(d.Artifacts), Plan: Plan(d.Artifacts), Files: files, Absent: absent, Units: []string{UnitName},
 		VersionKey: KeyVersion, Version: d.Config.Cluster.KubernetesVersion,
 		Services: []systemd.Service{Service(d.Root)}, Warnings: warnings,
 	}, nil

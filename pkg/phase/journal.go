@@ -281,6 +281,36 @@ func (r *recorder) File(path, sha256 string) error {
 	})
 }
 
+// Forget drops path from every phase's files: the phase removed it. It
+// counts as a record only when the journal listed the file.
+func (r *recorder) Forget(path string) error {
+	if r.w == nil {
+		return nil
+	}
+	r.w.mu.Lock()
+	defer r.w.mu.Unlock()
+	changed := false
+	for _, p := range r.w.j.Phases {
+		kept := p.Files[:0]
+		for _, f := range p.Files {
+			if f.Path == path {
+				changed = true
+				continue
+			}
+			kept = append(kept, f)
+		}
+		p.Files = kept
+	}
+	if !changed {
+		return nil
+	}
+	r.mu.Lock()
+	r.calls++
+	r.mu.Unlock()
+	r.w.j.UpdatedAt = r.w.now().UTC()
+	return r.w.save()
+}
+
 func (r *recorder) Dir(path string) error {
 	r.touch()
 	return r.w.update(r.phase, func(p *PhaseRecord) bool { return appendOnce(&p.Dirs, path) })

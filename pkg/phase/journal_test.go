@@ -99,3 +99,42 @@ func TestJournalIsPrivateOverAWiderOldFile(t *testing.T) {
 		t.Errorf("state.json mode %v (%v), want 0600", st.Mode().Perm(), err)
 	}
 }
+
+// TestForgetDropsAFileFromEveryPhase: a file a later run removed (a
+// proxy drop-in once the proxy is gone) leaves the journal, whichever phase
+// recorded it, and the other records stay.
+func TestForgetDropsAFileFromEveryPhase(t *testing.T) {
+	dir := t.TempDir()
+	record := func(name string, run func(rec phase.Recorder) error) {
+		t.Helper()
+		ph := []phase.Phase{{Name: name, Description: name, Run: func(_ context.Context, rec phase.Recorder) error { return run(rec) }}}
+		if _, err := phase.Run(context.Background(), ph, phase.Options{Root: dir}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	record("a", func(rec phase.Recorder) error {
+		if err := rec.File("/etc/x.d/proxy.conf", "aa"); err != nil {
+			return err
+		}
+		return rec.File("/etc/kept", "bb")
+	})
+	record("b", func(rec phase.Recorder) error { return rec.File("/etc/x.d/proxy.conf", "cc") })
+	record("b", func(rec phase.Recorder) error {
+		f, ok := rec.(phase.Forgetter)
+		if !ok {
+			t.Fatal("the journal's recorder cannot forget")
+		}
+		return f.Forget("/etc/x.d/proxy.conf")
+	})
+	j, err := phase.LoadJournal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range j.Files() {
+		got = append(got, f.Path)
+	}
+	if len(got) != 1 || got[0] != "/etc/kept" {
+		t.Errorf("journal files after Forget: %v, want only /etc/kept", got)
+	}
+}

@@ -35,3 +35,12 @@ type Recorder interface {
 	// Set records a fact, e.g. an installed version or a setting to revert.
 	Set(key, value string) error
 }
+
+// Forgetter is a Recorder that can drop a file from the journal once a
+// phase removed it from the host (a drop-in no setting asks for any more),
+// so that status does not report it missing. Recorders that cannot forget
+// leave the record, which uninstall then finds gone: harmless.
+type Forgetter interface {
+	// Forget removes path's record from every phase.
+	Forget(path string) error
+}

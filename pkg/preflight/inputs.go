@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/x509"
 	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"runtime"
 	"time"
@@ -35,8 +37,11 @@ type Inputs struct {
 
 	// Now is the host's clock.
 	Now func() time.Time
-	// Dialer reaches the API server and COS.
+	// Dialer reaches the API server and COS (or COS's proxy).
 	Dialer Dialer
+	// Proxy picks the proxy of a request to COS, as downloads do (the
+	// site's proxy); nil reaches COS directly.
+	Proxy func(*http.Request) (*url.URL, error)
 	// Resolver resolves a host name in the API server endpoint.
 	Resolver *net.Resolver
 	// RootCAs verifies COS (nil: the system's roots).

@@ -210,15 +210,28 @@ var checkCOSReachable = Check{
 		defer cancel()
 		// The host alone, without the presigned query: reachability only.
 		base := u.Scheme + "://" + u.Host + "/"
-		tr := &http.Transport{DialContext: in.Dialer.DialContext, TLSClientConfig: &tls.Config{RootCAs: in.RootCAs}}
+		tr := &http.Transport{DialContext: in.Dialer.DialContext, TLSClientConfig: &tls.Config{RootCAs: in.RootCAs}, Proxy: in.Proxy}
 		defer tr.CloseIdleConnections()
 		req, _ := http.NewRequestWithContext(ctx, http.MethodHead, base, nil)
+		var proxy *url.URL
+		if in.Proxy != nil {
+			if proxy, err = in.Proxy(req); err != nil {
+				return fail("set proxy.http and proxy.https of the site file to http://HOST:PORT URLs", "the proxy for %s: %s", u.Host, redact.String(err.Error()))
+			}
+		}
 		resp, err := (&http.Client{Transport: tr}).Do(req)
+		if err != nil && proxy != nil {
+			return fail(fmt.Sprintf("check that the proxy %s is reachable from this host and lets it reach %s (proxy.http, proxy.https, proxy.noProxy of the site file); or download the artifacts elsewhere and use --artifacts-dir", proxy.Redacted(), u.Host),
+				"cannot reach %s through the proxy %s: %s", u.Host, proxy.Redacted(), redact.String(err.Error()))
+		}
 		if err != nil {
 			return fail(fmt.Sprintf("check that %s resolves and is reachable from this host (the internal COS endpoint needs the VPC's private link); or download the artifacts elsewhere and use --artifacts-dir", u.Hostname()),
 				"cannot reach %s: %s", u.Host, redact.String(err.Error()))
 		}
 		resp.Body.Close()
+		if proxy != nil {
+			return ok("%s answers through the proxy %s (HTTP %d)", u.Host, proxy.Redacted(), resp.StatusCode)
+		}
 		return ok("%s answers (HTTP %d)", u.Host, resp.StatusCode)
 	},
 }

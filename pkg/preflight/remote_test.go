@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -300,4 +301,39 @@ func itoa(i int64) string { return big.NewInt(i).String() }
 
 func urlEscape(s string) string {
 	return strings.NewReplacer("&", "%26", "=", "%3D", ";", "%3B").Replace(s)
+}
+
+// TestCOSReachableGoesThroughTheProxy: with a proxy, the check asks COS
+// through it (the proxy sees the absolute URL) and says so; a proxy that
+// is down fails the check naming the proxy, its password hidden.
+func TestCOSReachableGoesThroughTheProxy(t *testing.T) {
+	var asked string
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked = r.Method + " " + r.URL.String()
+		w.WriteHeader(http.StatusForbidden)
+	}))
+	defer proxy.Close()
+	in := healthyHost(t)
+	in.Dialer = &net.Dialer{}
+	// No such host: only the proxy can answer for it.
+	in.Config.Artifacts.ManifestURL = "http://cos.idc.invalid/np-3kd9a1bc/manifest.json?" + presignQuery
+	pu, _ := url.Parse(proxy.URL)
+	pu.User = url.UserPassword("ops", "hunter2")
+	in.Proxy = http.ProxyURL(pu)
+	r := runCheck(t, checkCOSReachable, in)
+	if r.Verdict != OK || !strings.Contains(r.Message, "through the proxy") || !strings.Contains(r.Message, "HTTP 403") {
+		t.Errorf("through a proxy: %s %q", r.Verdict, r.Message)
+	}
+	if asked != "HEAD http://cos.idc.invalid/" {
+		t.Errorf("the proxy was asked %q, want HEAD http://cos.idc.invalid/", asked)
+	}
+
+	proxy.Close()
+	r = runCheck(t, checkCOSReachable, in)
+	if r.Verdict != Error || !strings.Contains(r.Message, "through the proxy") || !strings.Contains(r.Remediation, "proxy") {
+		t.Errorf("proxy down: %s %q (%s)", r.Verdict, r.Message, r.Remediation)
+	}
+	if strings.Contains(r.Message+r.Remediation, "hunter2") {
+		t.Errorf("the proxy's password is shown: %q %q", r.Message, r.Remediation)
+	}
 }

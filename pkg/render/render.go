@@ -320,7 +320,7 @@ func (r *run) runtime(_ context.Context, rec phase.Recorder) error {
 	if rt == nil {
 		return fmt.Errorf("nodePool.runtime.kind %q is no runtime add2tkectl installs", c.NodePool.Runtime.Kind)
 	}
-	d := component.Deps{Root: r.o.Root, Log: log, Recorder: rec, Config: c, Artifacts: r.arts, Site: r.o.Site}
+	d := component.Deps{Root: r.o.Root, Log: log, Recorder: rec, Config: c, Artifacts: r.arts, Site: r.o.Site, NodeIP: r.o.NodeIP}
 	_, err = rt.Installer(d, r.capSysResource).WriteFiles(r.binaries())
 	r.addStamp(install.PhaseRuntime, rt.Name())
 	return err
@@ -328,7 +328,7 @@ func (r *run) runtime(_ context.Context, rec phase.Recorder) error {
 
 func (r *run) kubelet(_ context.Context, rec phase.Recorder) error {
 	_, err := kubelet.WriteFiles(kubelet.Deps{
-		Deps:     component.Deps{Root: r.o.Root, Log: r.o.Log.WithField("phase", install.PhaseKubelet), Recorder: rec, Config: r.o.Config, Artifacts: r.arts, Site: r.o.Site},
+		Deps:     component.Deps{Root: r.o.Root, Log: r.o.Log.WithField("phase", install.PhaseKubelet), Recorder: rec, Config: r.o.Config, Artifacts: r.arts, Site: r.o.Site, NodeIP: r.o.NodeIP},
 		NodeIP:   r.o.NodeIP,
 		CgroupV1: r.o.CgroupV1,
 	}, r.binaries())

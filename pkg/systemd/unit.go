@@ -66,3 +66,19 @@ func EnvironmentFileLine(key, value string) (string, error) {
 	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`)
 	return fmt.Sprintf("%s=\"%s\"\n", key, r.Replace(value)), nil
 }
+
+// Environment is one Environment="KEY=value" directive. The assignment is
+// double-quoted with backslash escapes for \ and " and % doubled, which is
+// what systemd unquotes and un-specifies, so a value with spaces, quotes or
+// a percent-encoded password arrives as given; a newline or a key that is
+// no variable name is refused.
+func Environment(key, value string) (Directive, error) {
+	if key == "" || strings.ContainsAny(key, "= \t\"'\\%") {
+		return Directive{}, fmt.Errorf("environment variable name %q: want a plain name", key)
+	}
+	if strings.ContainsAny(value, "\n\r") {
+		return Directive{}, fmt.Errorf("environment value for %s has a newline", key)
+	}
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, `%`, `%%`)
+	return D("Environment", `"`+key+"="+r.Replace(value)+`"`), nil
+}

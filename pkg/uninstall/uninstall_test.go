@@ -31,6 +31,7 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 	"github.com/add2tkectl/add2tkectl/pkg/runtime/containerd"
+	"github.com/add2tkectl/add2tkectl/pkg/site"
 	"github.com/add2tkectl/add2tkectl/pkg/systemd"
 	"github.com/add2tkectl/add2tkectl/pkg/systemd/systemdtest"
 )
@@ -116,6 +117,8 @@ func newFixtureWith(t *testing.T, o fixtureOptions) *fixture {
 			systemd.UnitPath(containerd.UnitName):           "[Service]\nExecStart=/usr/local/bin/containerd\n",
 			systemd.UnitPath(kubelet.UnitName):              "[Service]\nExecStart=/usr/local/bin/kubelet\n",
 			"/etc/systemd/system/kubelet.service.d/10.conf": "[Service]\n",
+			site.DropInPath(containerd.UnitName):            "[Service]\nEnvironment=\"HTTPS_PROXY=http://10.0.0.2:3128\"\n",
+			site.DropInPath(kubelet.UnitName):               "[Service]\nEnvironment=\"HTTPS_PROXY=http://10.0.0.2:3128\"\n",
 			"/etc/kubernetes/bootstrap-kubelet.conf":        "token\n",
 			kubelet.ConfigPath:                              "kind: KubeletConfiguration\n",
 			host.SysctlFile:                                 "net.ipv4.ip_forward = 1\n",
@@ -287,7 +290,7 @@ func TestUninstallRemovesExactlyWhatTheJournalAndItsServicesMade(t *testing.T) {
 	}
 	for _, p := range []string{
 		"/var/lib/containerd", "/var/lib/kubelet", "/etc/containerd", "/etc/kubernetes", "/etc/cni", // ours, and /etc/cni left empty
-		"/opt/cni/bin", "/etc/systemd/system/kubelet.service.d", paths.KubeletKubeconfig,
+		"/opt/cni/bin", "/etc/systemd/system/kubelet.service.d", "/etc/systemd/system/containerd.service.d", paths.KubeletKubeconfig,
 		"/var/log/pods", "/run/containerd", paths.CacheDir, paths.StateDir,
 	} {
 		if f.exists(p) {

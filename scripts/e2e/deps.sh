@@ -26,6 +26,7 @@ declare -A want=(
 	[rpm]=rpm
 	[docker-registry]=docker-registry
 	[skopeo]=skopeo
+	[tinyproxy]=tinyproxy
 )
 missing=()
 for c in "${!want[@]}"; do

@@ -410,28 +410,7 @@ func TestFirstBootRefusesABinaryWithTheWrongHash(t *testing.T) {
 // driver network namespace, where the API server listens) until unblock.
 func blockAPIServer(t *testing.T, h *Host) (unblock func()) {
 	t.Helper()
-	rule := []string{"INPUT", "-s", h.IP, "-p", "tcp", "--dport", "6443", "-j", "REJECT", "--reject-with", "tcp-reset"}
-	ipt := func(op string) error {
-		out, err := exec.Command("ip", append([]string{"netns", "exec", "a2t-e2e", "iptables", op}, rule...)...).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("iptables %s %v: %v: %s", op, rule, err, out)
-		}
-		return nil
-	}
-	if err := ipt("-I"); err != nil {
-		t.Fatal(err)
-	}
-	done := false
-	unblock = func() {
-		if !done {
-			done = true
-			if err := ipt("-D"); err != nil {
-				t.Error(err)
-			}
-		}
-	}
-	t.Cleanup(unblock)
-	return unblock
+	return rejectFromHost(t, h, 6443)
 }
 
 // unblockAfterAFailedAttempt lifts the block once the first-boot unit has

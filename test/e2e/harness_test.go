@@ -19,7 +19,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -409,4 +411,35 @@ func (h *Host) InstallBundle(t testing.TB, bundle string) string {
 	path := "/root/" + filepath.Base(bundle)
 	h.CopyFile(t, bundle, path, 0o700)
 	return path
+}
+
+// driverNetns is the network namespace of the control plane, the artifact
+// server and the tests' own servers (proxy, registry mirror).
+const driverNetns = "a2t-e2e"
+
+// rejectFromHost rejects the host's TCP connections to port in the driver
+// netns (a reset, as a closed port gives) until unblock or the test's end.
+func rejectFromHost(t *testing.T, h *Host, port int) (unblock func()) {
+	t.Helper()
+	rule := []string{"INPUT", "-s", h.IP, "-p", "tcp", "--dport", strconv.Itoa(port), "-j", "REJECT", "--reject-with", "tcp-reset"}
+	ipt := func(op string) error {
+		out, err := exec.Command("ip", append([]string{"netns", "exec", driverNetns, "iptables", op}, rule...)...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("iptables %s %v: %v: %s", op, rule, err, out)
+		}
+		return nil
+	}
+	if err := ipt("-I"); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	unblock = func() {
+		once.Do(func() {
+			if err := ipt("-D"); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	t.Cleanup(unblock)
+	return unblock
 }

@@ -23,7 +23,6 @@ const (
 	mirrorURL   = "https://" + mirrorAddr
 	mirrorCAOn  = "/etc/add2tkectl/mirror-ca.pem" // where the host gets the CA
 	mirrorImage = "library/mirror-probe:1"        // a name nothing else serves
-	driverNetns = "a2t-e2e"
 )
 
 // mirror is a running docker-registry and where its log goes.

@@ -3,6 +3,7 @@ package containerd
 import (
 	"context"
 	"fmt"
+	"maps"
 
 	"github.com/add2tkectl/add2tkectl/pkg/binary"
 	"github.com/add2tkectl/add2tkectl/pkg/component"
@@ -10,6 +11,7 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/runtime/images"
+	"github.com/add2tkectl/add2tkectl/pkg/site"
 	"github.com/add2tkectl/add2tkectl/pkg/systemd"
 )
 
@@ -101,12 +103,23 @@ func Files(d Deps) (map[string]host.File, []string, error) {
 	}
 	files[ConfigPath] = host.File{Data: cfg, Mode: 0o644}
 	files[systemd.UnitPath(UnitName)] = host.File{Data: unit, Mode: 0o644}
+	proxy, _, err := proxyDropIns(d)
+	if err != nil {
+		return nil, nil, err
+	}
+	maps.Copy(files, proxy)
 	return files, warnings, nil
+}
+
+// proxyDropIns is containerd's proxy drop-in (it pulls the pods' images),
+// or the path of one to remove when no proxy is configured.
+func proxyDropIns(d Deps) (map[string]host.File, []string, error) {
+	return site.DropIns(d.Site, site.NodeOf(d.Config, d.NodeIP), UnitName)
 }
 
 // Service is containerd's unit with every file it reads.
 func Service(root host.Root) systemd.Service {
-	files := []string{root.Path(ConfigPath), root.Path(systemd.UnitPath(UnitName)), root.Path(RuncPath)}
+	files := []string{root.Path(ConfigPath), root.Path(systemd.UnitPath(UnitName)), root.Path(site.DropInPath(UnitName)), root.Path(RuncPath)}
 	for _, b := range Binaries {
 		files = append(files, root.Path(b))
 	}
@@ -122,8 +135,12 @@ func Layout(d Deps) (binary.Layout, error) {
 	if err != nil {
 		return binary.Layout{}, err
 	}
+	_, absent, err := proxyDropIns(d)
+	if err != nil {
+		return binary.Layout{}, err
+	}
 	return binary.Layout{
-		Dirs: Dirs(d.Config), Plan: Plan(d.Artifacts), Files: files, Units: []string{UnitName},
+		Dirs: Dirs(d.Config), Plan: Plan(d.Artifacts), Files: files, Absent: absent, Units: []string{UnitName},
 		VersionKey: KeyVersion, Version: d.Config.NodePool.Runtime.Version,
 		Services: []systemd.Service{Service(d.Root)}, Warnings: warnings,
 		Sweeps: []binary.Sweep{hostsSweep},

@@ -3,6 +3,7 @@ package docker
 import (
 	"context"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -14,6 +15,7 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/runtime/containerd"
 	"github.com/add2tkectl/add2tkectl/pkg/runtime/images"
+	"github.com/add2tkectl/add2tkectl/pkg/site"
 	"github.com/add2tkectl/add2tkectl/pkg/systemd"
 	"github.com/add2tkectl/add2tkectl/pkg/wait"
 )
@@ -125,11 +127,24 @@ func Files(d Deps) (map[string]host.File, []string, error) {
 			return nil, nil, err
 		}
 	}
+	proxy, _, err := proxyDropIns(d)
+	if err != nil {
+		return nil, nil, err
+	}
+	maps.Copy(files, proxy)
 	warnings := mirrors.Warnings
 	if !sysRes {
 		warnings = append(warnings, "no CAP_SYS_RESOURCE: the docker units keep the default limits and OOM score, and containers run through "+RuncWrapperPath+", which raises a negative OOM score adjustment to dockerd's own; give the host that capability for production nodes")
 	}
 	return files, warnings, nil
+}
+
+// proxyDropIns is dockerd's proxy drop-in, or the path of one to remove
+// when no proxy is configured. dockerd alone pulls images; cri-dockerd asks
+// it to over its socket and makes no outbound connection of its own, so it
+// gets none.
+func proxyDropIns(d Deps) (map[string]host.File, []string, error) {
+	return site.DropIns(d.Site, site.NodeOf(d.Config, d.NodeIP), DockerService)
 }
 
 // services are the units with the files each reads.
@@ -139,7 +154,7 @@ func services(root host.Root, c *config.NodePoolJoin) []systemd.Service {
 		files := []string{root.Path(systemd.UnitPath(u))}
 		switch u {
 		case DockerService:
-			files = append(files, root.Path(DaemonJSONPath))
+			files = append(files, root.Path(DaemonJSONPath), root.Path(site.DropInPath(DockerService)))
 			for _, b := range DockerBinaries {
 				files = append(files, root.Path(BinDir+"/"+b))
 			}
@@ -160,8 +175,12 @@ func Layout(d Deps) (binary.Layout, error) {
 	if err != nil {
 		return binary.Layout{}, err
 	}
+	_, absent, err := proxyDropIns(d)
+	if err != nil {
+		return binary.Layout{}, err
+	}
 	return binary.Layout{
-		Dirs: Dirs(d.Config), Plan: Plan(d.Config, d.Artifacts), Files: files, Units: Units(d.Config),
+		Dirs: Dirs(d.Config), Plan: Plan(d.Config, d.Artifacts), Files: files, Absent: absent, Units: Units(d.Config),
 		VersionKey: KeyVersion, Version: d.Config.NodePool.Runtime.Version,
 		Services: services(d.Root, d.Config), Warnings: warnings,
 		Sweeps: []binary.Sweep{caSweep},
