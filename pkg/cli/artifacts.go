@@ -15,6 +15,7 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/atomicfile"
 	"github.com/add2tkectl/add2tkectl/pkg/install"
 	"github.com/add2tkectl/add2tkectl/pkg/paths"
+	"github.com/add2tkectl/add2tkectl/pkg/site"
 )
 
 func newArtifactsCommand(g *Globals) *cobra.Command {
@@ -79,7 +80,8 @@ manifest and it must be signed and published again.`,
 		return runSign(g, *key, args[0], *signOut, *expires)
 	}
 
-	cmd.AddCommand(pull, keygen, sign)
+	// pull downloads as install does: through the site's proxy.
+	cmd.AddCommand(needsSite(pull), keygen, sign)
 	return cmd
 }
 
@@ -205,6 +207,7 @@ func runPull(cmd *cobra.Command, g *Globals, to, arch string) error {
 	progress := artifact.NewProgress(g.Stderr, !g.NoProgress && isTerminal(g.Stderr))
 	f := &artifact.Fetcher{
 		CacheDir: filepath.Join(g.Root, paths.CacheDir),
+		Client:   artifact.NewClient(site.ProxyOf(g.Site).ProxyFunc(site.Node{})),
 		Progress: progress,
 		Log:      log,
 	}

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -336,5 +337,39 @@ func TestArtifactsSignExpiresAndPullBindsTheManifest(t *testing.T) {
 	}
 	if _, _, code := runArtifactsCLI(t, "artifacts", "sign", "--key", filepath.Join(keys, "k.key"), filepath.Join(keys, "payload.json"), "--expires", "-1h"); code != ExitUsage {
 		t.Errorf("--expires -1h: exit %d, want 2", code)
+	}
+}
+
+// TestArtifactsPullGoesThroughTheSiteProxy: a controller behind the site's
+// proxy pulls through it, as install downloads do.
+func TestArtifactsPullGoesThroughTheSiteProxy(t *testing.T) {
+	var seen atomic.Value
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen.Store(r.URL.String()) // a proxy is asked for the absolute URL
+		http.Error(w, "proxy says no", http.StatusBadGateway)
+	}))
+	t.Cleanup(proxy.Close)
+	const manifestURL = "http://cos.invalid.example/manifest.json"
+	raw, err := os.ReadFile(goodConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	doc["artifacts"].(map[string]any)["manifestURL"] = manifestURL
+	b, _ := yaml.Marshal(doc)
+	cfg := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(cfg, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code := runArtifactsCLI(t, "artifacts", "pull", "--to", filepath.Join(t.TempDir(), "offline"),
+		"--config", cfg, "--root", t.TempDir(), "--no-progress", "--proxy-http", proxy.URL)
+	if code == 0 {
+		t.Fatal("pull succeeded through a proxy that refuses everything")
+	}
+	if got, _ := seen.Load().(string); got != manifestURL {
+		t.Errorf("the proxy was asked for %q, want %q (stderr: %s)", got, manifestURL, errOut)
 	}
 }
