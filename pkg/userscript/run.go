@@ -204,6 +204,9 @@ func runOnce(parent context.Context, d Deps, out *os.File) (exitCode int, timedO
 	return cmd.ProcessState.ExitCode(), timedOut, nil
 }
 
+// KubeCacheDir is kubectl's cache (--cache-dir) for the user script.
+const KubeCacheDir = paths.CacheDir + "/kube"
+
 // env is the script's whole environment: nothing is inherited, so that no
 // ADD2TKE_* variable (which may carry the bootstrap token) reaches it.
 func env(d Deps) []string {
@@ -216,6 +219,9 @@ func env(d Deps) []string {
 		"NODE_POOL_ID=" + d.Config.NodePool.ID,
 		"NODE_NAME=" + d.NodeName,
 		"KUBECONFIG=" + d.Root.Path(paths.KubeletKubeconfig),
+		// kubectl's discovery cache goes to add2tkectl's cache, which
+		// uninstall removes, not to $HOME/.kube, which it must not touch.
+		"KUBECACHEDIR=" + d.Root.Path(KubeCacheDir),
 		"PATH=" + d.Root.Path(paths.ToolsDir) + ":" + scriptPATH,
 		"HOME=" + home,
 		"LANG=C.UTF-8",

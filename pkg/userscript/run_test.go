@@ -286,6 +286,7 @@ func TestScriptEnvironmentAndArguments(t *testing.T) {
 		"NODE_POOL_ID": "np-3kd9a1bc",
 		"NODE_NAME":    "n1",
 		"KUBECONFIG":   d.Root.Path(paths.KubeletKubeconfig),
+		"KUBECACHEDIR": d.Root.Path(KubeCacheDir),
 		"PATH":         d.Root.Path(paths.ToolsDir) + ":" + scriptPATH,
 	}
 	for k, v := range want {
