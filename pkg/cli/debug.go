@@ -16,7 +16,6 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/install"
 	"github.com/add2tkectl/add2tkectl/pkg/status"
-	"github.com/add2tkectl/add2tkectl/pkg/systemd"
 )
 
 // debugOptions are debug's own flags.
@@ -138,19 +137,7 @@ func statusJSON(ctx context.Context, g *Globals, root host.Root) ([]byte, error)
 	if err != nil {
 		return nil, err
 	}
-	rep, err := status.Gather(ctx, status.Deps{
-		Root:       root,
-		Config:     cfg,
-		NodeName:   name,
-		PhaseNames: install.Workflow.Names(),
-		Systemd: func(ctx context.Context) (systemd.Manager, error) {
-			m, err := systemd.NewDBus(ctx)
-			if err != nil {
-				return nil, fmt.Errorf("connect to systemd over D-Bus: %w", err)
-			}
-			return m, nil
-		},
-	})
+	rep, err := status.Gather(ctx, statusDeps(root, cfg, name, nil))
 	if rep == nil {
 		return nil, err
 	}

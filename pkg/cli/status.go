@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 
+	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/install"
 	"github.com/add2tkectl/add2tkectl/pkg/metrics"
@@ -63,20 +65,7 @@ func runStatus(ctx context.Context, g *Globals) (err error) {
 	if err != nil {
 		return err
 	}
-	rep, err := status.Gather(ctx, status.Deps{
-		Root:       root,
-		Config:     cfg,
-		NodeName:   name,
-		PhaseNames: install.Workflow.Names(),
-		Log:        log,
-		Systemd: func(ctx context.Context) (systemd.Manager, error) {
-			m, err := systemd.NewDBus(ctx)
-			if err != nil {
-				return nil, fmt.Errorf("connect to systemd over D-Bus: %w", err)
-			}
-			return m, nil
-		},
-	})
+	rep, err := status.Gather(ctx, statusDeps(root, cfg, name, log))
 	if rep == nil {
 		return err
 	}
@@ -91,4 +80,23 @@ func runStatus(ctx context.Context, g *Globals) (err error) {
 		return errors.Join(err, werr)
 	}
 	return err
+}
+
+// statusDeps is what status (and debug's status.json) gathers with: the
+// install workflow's phases and systemd over D-Bus, connected on first use.
+func statusDeps(root host.Root, cfg *config.NodePoolJoin, name string, log logrus.FieldLogger) status.Deps {
+	return status.Deps{
+		Root:       root,
+		Config:     cfg,
+		NodeName:   name,
+		PhaseNames: install.Workflow.Names(),
+		Log:        log,
+		Systemd: func(ctx context.Context) (systemd.Manager, error) {
+			m, err := systemd.NewDBus(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("connect to systemd over D-Bus: %w", err)
+			}
+			return m, nil
+		},
+	}
 }

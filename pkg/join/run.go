@@ -53,16 +53,11 @@ type Result struct {
 // exists, reports taint drift, and waits for Ready. A wait that outlasts
 // Deps.Timeout ends in a *TimeoutError naming the step that stalled.
 func Run(ctx context.Context, d Deps, rec phase.Recorder) (Result, error) {
-	if err := d.check(); err != nil {
+	j, ctx, cancel, err := newJoiner(ctx, d)
+	if err != nil {
 		return Result{}, err
 	}
-	timeout := d.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	j := &joiner{d: d, log: d.log().WithField("node", d.NodeName), timeout: timeout, res: Result{Node: d.NodeName}}
 
 	client, node, err := j.waitRegistered(ctx)
 	if err != nil {
@@ -87,6 +82,21 @@ func Run(ctx context.Context, d Deps, rec phase.Recorder) (Result, error) {
 	r := j.res
 	r.Changed = r.Cordoned || len(r.LabelsSet) > 0 || len(r.LabelsRemoved) > 0 || r.CredentialsRenewed || r.UninstallMarkCleared
 	return r, nil
+}
+
+// newJoiner checks d and bounds ctx by its timeout (DefaultTimeout when
+// unset), the deadline every wait of Run and AwaitReady shares.
+func newJoiner(ctx context.Context, d Deps) (*joiner, context.Context, context.CancelFunc, error) {
+	if err := d.check(); err != nil {
+		return nil, ctx, func() {}, err
+	}
+	timeout := d.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	j := &joiner{d: d, log: d.log().WithField("node", d.NodeName), timeout: timeout, res: Result{Node: d.NodeName}}
+	return j, ctx, cancel, nil
 }
 
 type joiner struct {

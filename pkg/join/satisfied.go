@@ -63,16 +63,11 @@ func Satisfied(ctx context.Context, d Deps) (bool, error) {
 // Satisfied says has joined to be Ready as its running kubelet reports it;
 // a wait that outlasts the timeout is a *TimeoutError at the Ready step.
 func AwaitReady(ctx context.Context, d Deps) error {
-	if err := d.check(); err != nil {
+	j, ctx, cancel, err := newJoiner(ctx, d)
+	if err != nil {
 		return err
 	}
-	timeout := d.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	j := &joiner{d: d, log: d.log().WithField("node", d.NodeName), timeout: timeout, res: Result{Node: d.NodeName}}
 	c, err := d.client(paths.KubeletKubeconfig, requestTimeout)
 	if err != nil {
 		return fmt.Errorf("join of node %s: the kubelet's kubeconfig: %w", d.NodeName, err)
