@@ -7,6 +7,7 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/artifact"
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/firstboot"
+	"github.com/add2tkectl/add2tkectl/pkg/install"
 	"github.com/add2tkectl/add2tkectl/pkg/join"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 	"github.com/add2tkectl/add2tkectl/pkg/preflight"
@@ -44,6 +45,7 @@ var exitTable = []struct {
 	{ExitUsage, is[*config.ValidationError], "a configuration that breaks a rule"},
 	{ExitUsage, is[*site.LoadError], "site settings that cannot be read: a missing --site file, an unknown key or variable, a bad type"},
 	{ExitUsage, is[*site.ValidationError], "site settings that break a rule"},
+	{ExitUsage, is[*install.KubeletMoveError], "a cluster.kubernetesVersion the installed kubelet cannot move to in place (down, or more than one minor up)"},
 	{ExitUsage, is[*phase.UnknownPhaseError], "a --skip-phases name that is no phase"},
 	{ExitJoin, is[*join.TimeoutError], "a join that did not complete within --timeout"},
 	{ExitPreflight, is[*preflight.FailedError], "a failed preflight check"},

@@ -8,6 +8,7 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/artifact"
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/firstboot"
+	"github.com/add2tkectl/add2tkectl/pkg/install"
 	"github.com/add2tkectl/add2tkectl/pkg/join"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 	"github.com/add2tkectl/add2tkectl/pkg/preflight"
@@ -48,6 +49,7 @@ func TestExitTableMapsEachTypedError(t *testing.T) {
 		{&config.LoadError{}, ExitUsage},
 		{&config.ValidationError{}, ExitUsage},
 		{&phase.UnknownPhaseError{}, ExitUsage},
+		{&install.KubeletMoveError{}, ExitUsage},
 		{&join.TimeoutError{}, ExitJoin},
 		{&preflight.FailedError{}, ExitPreflight},
 		{&preflight.UnknownCheckError{}, ExitUsage},

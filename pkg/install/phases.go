@@ -60,6 +60,9 @@ func Phases(d Deps) ([]phase.Phase, error) {
 	if d.Progress == nil {
 		d.Progress = artifact.NewProgress(io.Discard, false)
 	}
+	if err := CheckKubeletMove(d.Root, d.Config); err != nil {
+		return nil, err
+	}
 	in, err := preflight.DefaultInputs(d.Root, d.Config)
 	if err != nil {
 		return nil, err

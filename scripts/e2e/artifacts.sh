@@ -9,6 +9,14 @@
 #                          bucket/NAME.json: the same manifest with every link valid for
 #                          SECONDS only, its own URL in $E2E_STATE/manifest-url-NAME
 #                          (the test of a rollout that outlives its links)
+#   artifacts.sh publish-kubelet VERSION
+#                          bucket/manifest-kubelet-VERSION.json: the set with the kubelet of
+#                          VERSION (build-kubelet.sh) and without kubectl, its URL in
+#                          $E2E_STATE/manifest-url-kubelet-VERSION (the version matrix)
+#   artifacts.sh publish-portable
+#                          bucket/manifest-portable.json: the set with containerd
+#                          $CONTAINERD2_VERSION, runc and the CNI plugins static (build-portable.sh),
+#                          for Debian 11 hosts; its URL in $E2E_STATE/manifest-url-portable
 #   artifacts.sh down      stop serving, remove the bucket and keys
 #
 # publish writes, in $E2E_STATE:
@@ -218,6 +226,64 @@ publish_short() {
 	log "published $BASE/$name.json, every link valid ${secs}s"
 }
 
+# publish_kubelet VERSION: the published set with the kubelet of VERSION in
+# place of the environment's, and no kubectl (build-kubelet.sh builds none:
+# the pools of the matrix run no kubectl).
+publish_kubelet() {
+	local v=${1:?usage: artifacts.sh publish-kubelet VERSION}
+	local kubelet=$E2E_CACHE/kubelet-$v/bin/kubelet
+	[ -x "$kubelet" ] || die "no kubelet $v in $kubelet: scripts/e2e/build-kubelet.sh $v"
+	[ -s "$E2E_STATE/payload.json" ] || die "no published set: scripts/e2e/artifacts.sh publish"
+	credentials
+	ln -f "$kubelet" "$BUCKET/kubelet-$v" 2>/dev/null || cp -f "$kubelet" "$BUCKET/kubelet-$v"
+	local tmp entry
+	tmp=$(mktemp -d)
+	entry=$(jq -cn --arg v "$v" --arg url "$(presign "/kubelet-$v")" --argjson size "$(stat -c %s "$kubelet")" \
+		--arg sha "$(sha256sum "$kubelet" | cut -d' ' -f1)" \
+		'{name: "kubelet", version: $v, os: "linux", arch: "amd64", kind: "binary", urls: [$url], size: $size, sha256: $sha}')
+	jq --argjson e "$entry" '.artifacts |= map(select(.name != "kubectl") | if .name == "kubelet" then $e else . end)' \
+		"$E2E_STATE/payload.json" >"$tmp/payload.json"
+	sign "$tmp/payload.json" "$tmp/manifest.json"
+	mv "$tmp/manifest.json" "$BUCKET/manifest-kubelet-$v.json"
+	(
+		umask 077
+		presign "/manifest-kubelet-$v.json" >"$E2E_STATE/manifest-url-kubelet-$v.tmp"
+		mv "$E2E_STATE/manifest-url-kubelet-$v.tmp" "$E2E_STATE/manifest-url-kubelet-$v"
+	)
+	rm -rf "$tmp"
+	log "published $BASE/manifest-kubelet-$v.json (kubelet $v)"
+}
+
+# publish_portable: the published set with containerd 2 (static) and the
+# static runc and CNI plugins of build-portable.sh in place of Debian 12's.
+publish_portable() {
+	local dir=$E2E_CACHE/portable
+	[ -s "$dir/entries.json" ] || die "no portable runc and CNI plugins in $dir: scripts/e2e/build-portable.sh"
+	[ -s "$CONTAINERD2_DIR/entry.json" ] || die "no containerd $CONTAINERD2_VERSION: scripts/e2e/build-containerd2.sh"
+	[ -s "$E2E_STATE/payload.json" ] || die "no published set: scripts/e2e/artifacts.sh publish"
+	credentials
+	local f tmp entries
+	for f in "$dir"/*.amd64 "$dir"/*.tgz; do
+		ln -f "$f" "$BUCKET/" 2>/dev/null || cp -f "$f" "$BUCKET/"
+	done
+	tmp=$(mktemp -d)
+	entries=$(jq -c --slurpfile c "$CONTAINERD2_DIR/entry.json" '. + $c' "$dir/entries.json")
+	for f in $(jq -r '.[].urls[0]' <<<"$entries"); do
+		entries=$(jq -c --arg u "$f" --arg p "$(presign "/$f")" 'map(if .urls[0] == $u then .urls = [$p] else . end)' <<<"$entries")
+	done
+	jq --argjson e "$entries" '.artifacts |= map(. as $a | ($e | map(select(.name == $a.name)) | first) // $a)' \
+		"$E2E_STATE/payload.json" >"$tmp/payload.json"
+	sign "$tmp/payload.json" "$tmp/manifest.json"
+	mv "$tmp/manifest.json" "$BUCKET/manifest-portable.json"
+	(
+		umask 077
+		presign /manifest-portable.json >"$E2E_STATE/manifest-url-portable.tmp"
+		mv "$E2E_STATE/manifest-url-portable.tmp" "$E2E_STATE/manifest-url-portable"
+	)
+	rm -rf "$tmp"
+	log "published $BASE/manifest-portable.json (containerd $CONTAINERD2_VERSION, static runc and CNI plugins)"
+}
+
 up() {
 	"$(dirname "$0")/net.sh" up
 	build_tools
@@ -236,14 +302,16 @@ down() {
 		wait_for "cosserver to exit" 10 bash -c "! kill -0 $pid" || kill -KILL "$pid" 2>/dev/null || true
 	fi
 	rm -rf "$PIDFILE" "$BUCKET" "$E2E_STATE/keys" "$E2E_STATE/manifest-url" "$E2E_STATE/payload.json" "$E2E_STATE/cos-credentials" \
-		"$E2E_STATE/manifest-url-containerd2"
+		"$E2E_STATE/manifest-url-containerd2" "$E2E_STATE"/manifest-url-kubelet-* "$E2E_STATE/manifest-url-portable"
 }
 
 case ${1:-} in
 up) up ;;
 publish) publish ;;
 publish-short) publish_short "${2:-}" "${3:-}" ;;
+publish-kubelet) publish_kubelet "${2:-}" ;;
+publish-portable) publish_portable ;;
 build) build_tools ;;
 down) down ;;
-*) die "usage: $0 up|publish|publish-short NAME SECONDS|build|down" ;;
+*) die "usage: $0 up|publish|publish-short NAME SECONDS|publish-kubelet VERSION|publish-portable|build|down" ;;
 esac

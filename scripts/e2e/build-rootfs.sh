@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Build the Debian bookworm minbase rootfs of the nspawn hosts, once, into
-# $E2E_CACHE/rootfs/bookworm. Hosts boot on an overlay of it, so it is never
-# written after this.
+# Build the Debian minbase rootfs of the nspawn hosts, once, into
+# $E2E_CACHE/rootfs/$E2E_HOST_SUITE (bookworm; bullseye and trixie for the
+# host matrix). Hosts boot on an overlay of it, so it is never written after
+# this.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 need_root
@@ -27,16 +28,16 @@ tmp=$ROOTFS.tmp
 rm -rf "$tmp"
 mkdir -p "$(dirname "$ROOTFS")"
 start=$SECONDS
-log "building the host rootfs (Debian bookworm minbase + systemd) with mmdebstrap, about 1 min"
+log "building the host rootfs (Debian $HOST_SUITE minbase + systemd) with mmdebstrap, about 1 min"
 mmdebstrap --quiet --variant=minbase --include="$PKGS" \
 	--customize-hook='rm -f "$1/etc/machine-id" "$1/var/lib/dbus/machine-id"; : > "$1/etc/machine-id"' \
 	--customize-hook='mkdir -p "$1/etc/systemd/system.conf.d" && printf "[Manager]\nDefaultTimeoutStopSec=10s\nDefaultTimeoutStartSec=30s\n" > "$1/etc/systemd/system.conf.d/e2e.conf"' \
 	--customize-hook='chroot "$1" systemctl mask getty@tty1.service serial-getty@.service console-getty.service systemd-networkd-wait-online.service systemd-timesyncd.service apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer >/dev/null 2>&1 || true' \
 	--customize-hook='rm -rf "$1/var/cache/apt/archives/"*.deb "$1/var/lib/apt/lists/"*' \
-	bookworm "$tmp" \
-	"deb $MIRROR bookworm main" \
-	"deb $MIRROR bookworm-updates main" \
-	"deb $SECURITY bookworm-security main" >&2
+	"$HOST_SUITE" "$tmp" \
+	"deb $MIRROR $HOST_SUITE main" \
+	"deb $MIRROR $HOST_SUITE-updates main" \
+	"deb $SECURITY $HOST_SUITE-security main" >&2
 echo "$PKGS" >"$tmp/.e2e-rootfs-done"
 rm -rf "$ROOTFS"
 mv "$tmp" "$ROOTFS"

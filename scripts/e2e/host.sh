@@ -132,13 +132,14 @@ boot() {
 	"$(dirname "$0")/net.sh" up
 	"$(dirname "$0")/net.sh" host "$n"
 	mkdir -p "$dir/upper" "$dir/work" "$dir/root" "$dir/containerd" "$dir/docker"
+	echo "$HOST_SUITE" >"$dir/suite"
 	write_host_files "$h" "$n" "$dir/upper"
 	mountpoint -q "$dir/root" ||
 		mount -t overlay "a2t-$h" -o "lowerdir=$ROOTFS,upperdir=$dir/upper,workdir=$dir/work" "$dir/root"
 	make_cgroups "$h"
 	local procs=()
 	mapfile -t procs < <(cgroup_dirs "$h" | sed 's|$|/cgroup.procs|')
-	log "booting $h ($(host_ip "$n")) with systemd-nspawn"
+	log "booting $h ($(host_ip "$n"), Debian $HOST_SUITE) with systemd-nspawn"
 	# The launcher joins the host's cgroups, then becomes systemd-nspawn.
 	(
 		close_inherited_fds
@@ -256,7 +257,7 @@ flush_netfilter() {
 reset() {
 	local start=$SECONDS dir
 	dir=$(host_dir "$1")
-	if [ -e "$dir/untouched" ] && [ -n "$(host_pid "$1")" ]; then
+	if [ -e "$dir/untouched" ] && [ -n "$(host_pid "$1")" ] && [ "$(cat "$dir/suite" 2>/dev/null)" = "$HOST_SUITE" ]; then
 		log "$1 is pristine (booted, nothing run in it yet)"
 		return 0
 	fi

@@ -7,6 +7,7 @@
 #   K8S_VERSION  Kubernetes version of the control plane and kubelet (v1.35.4)
 #   ETCD_VERSION etcd version (v3.6.16)
 #   E2E_HOSTS    number of hosts for `up` (1..3, default 1)
+#   E2E_HOST_SUITE Debian release a host boots (bookworm; bullseye, trixie)
 
 E2E_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 E2E_CACHE=${E2E_CACHE:-/var/cache/add2tkectl-e2e}
@@ -17,12 +18,14 @@ CRI_DOCKERD_VERSION=${CRI_DOCKERD_VERSION:-v0.4.0}
 # containerd 2 of the runtime upgrade test (build-containerd2.sh)
 CONTAINERD2_VERSION=${CONTAINERD2_VERSION:-v2.4.2}
 E2E_HOSTS=${E2E_HOSTS:-1}
+HOST_SUITE=${E2E_HOST_SUITE:-bookworm}
+case $HOST_SUITE in bullseye | bookworm | trixie) ;; *) echo "E2E_HOST_SUITE=$HOST_SUITE: bullseye, bookworm or trixie" >&2; exit 1 ;; esac
 
 K8S_BIN=$E2E_CACHE/k8s-$K8S_VERSION/bin
 ETCD_BIN=$E2E_CACHE/etcd-$ETCD_VERSION/bin
 CRI_DOCKERD_BIN=$E2E_CACHE/cri-dockerd-$CRI_DOCKERD_VERSION/bin
 CONTAINERD2_DIR=$E2E_CACHE/containerd-$CONTAINERD2_VERSION
-ROOTFS=$E2E_CACHE/rootfs/bookworm
+ROOTFS=$E2E_CACHE/rootfs/$HOST_SUITE
 ARTIFACTS=$E2E_CACHE/artifacts/$K8S_VERSION
 
 # The private network. The driver netns holds the control plane and the

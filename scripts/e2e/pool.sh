@@ -16,6 +16,8 @@
 #   E2E_POOL_RUNTIME_VERSION                 (the artifact set's)
 #   E2E_POOL_MANIFEST_URL_FILE               ($E2E_STATE/manifest-url; e.g.
 #                      manifest-url-containerd2 for the runtime upgrade)
+#   E2E_POOL_USER_SCRIPT                     (kubectl uncordon "$NODE_NAME"; the
+#                      version matrix's sets have no kubectl)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 need_root
@@ -29,6 +31,8 @@ CORDON=${E2E_POOL_CORDON:-true}
 KUBE_VERSION=${E2E_POOL_KUBERNETES_VERSION:-${K8S_VERSION#v}}
 MANIFEST_URL_FILE=${E2E_POOL_MANIFEST_URL_FILE:-$E2E_STATE/manifest-url}
 BIN=$E2E_STATE/bin
+# shellcheck disable=SC2016 # expanded by the user script, not here
+USER_SCRIPT=${E2E_POOL_USER_SCRIPT:-'kubectl uncordon "$NODE_NAME"'}
 
 for f in "$E2E_STATE/ca.crt" "$E2E_STATE/bootstrap-token" "$E2E_STATE/manifest-url" "$E2E_STATE/keys/release.pub" "$BIN/add2tkectl"; do
 	[ -s "$f" ] || die "$f missing: bring the environment up first (scripts/e2e/up)"
@@ -68,7 +72,7 @@ mkdir -p "$POOL_DIR"
 		    example.com/rack: r42
 		  taints:
 		    - {key: example.com/dedicated, value: idc, effect: PreferNoSchedule}
-		  userScript: kubectl uncordon "\$NODE_NAME"
+		  userScript: $(jq -Rn --arg s "$USER_SCRIPT" '$s')
 		artifacts:
 		  manifestURL: "$(cat "$MANIFEST_URL_FILE")"
 		  publicKey: |

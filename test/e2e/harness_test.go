@@ -184,13 +184,36 @@ type Host struct {
 // plane's are kept under $E2E_LOGS/<test>.
 func (e *Env) FreshHost(t *testing.T, name string) *Host {
 	t.Helper()
+	return e.FreshHostOn(t, name, "")
+}
+
+// FreshHostOn is FreshHost booted from the rootfs of another Debian release
+// (bullseye, trixie; "" is the environment's bookworm), built first when
+// this machine has none (about a minute).
+func (e *Env) FreshHostOn(t *testing.T, name, suite string) *Host {
+	t.Helper()
 	n := strings.TrimPrefix(name, "host")
 	if len(n) != 1 || n < "1" || n > "3" {
 		t.Fatalf("no host %q: host1..host3", name)
 	}
 	start := time.Now()
 	var out bytes.Buffer
-	if err := script(e.Root, &out, "reset", name); err != nil {
+	if suite != "" && suite != "bookworm" {
+		build := exec.Command(filepath.Join(e.Root, "scripts/e2e/build-rootfs.sh"))
+		build.Env = append(os.Environ(), "E2E_HOST_SUITE="+suite)
+		build.Stdout, build.Stderr = &out, &out
+		if err := build.Run(); err != nil {
+			t.Fatalf("scripts/e2e/build-rootfs.sh for %s: %v\n%s", suite, err, out.String())
+		}
+		out.Reset()
+	}
+	if suite == "" {
+		suite = "bookworm"
+	}
+	reset := exec.Command(filepath.Join(e.Root, "scripts/e2e/reset"), name)
+	reset.Env = append(os.Environ(), "E2E_HOST_SUITE="+suite)
+	reset.Stdout, reset.Stderr = &out, &out
+	if err := reset.Run(); err != nil {
 		t.Fatalf("scripts/e2e/reset %s: %v\n%s", name, err, out.String())
 	}
 	t.Logf("%s pristine in %s", name, time.Since(start).Round(time.Millisecond))

@@ -28,7 +28,7 @@ const containerd2Version = "2.4.2"
 // They travel on stdin, not argv: the manifest URL's query string is a
 // secret, and --set refuses it for that reason.
 func withEnv(ctx context.Context, h *Host, envs []string, args ...string) (Result, error) {
-	script := `while IFS= read -r kv; do export "$kv"; done; exec "$@"`
+	script := `while IFS= read -r kv; do [ -z "$kv" ] || export "$kv"; done; exec "$@"`
 	return h.Exec(ctx, strings.NewReader(strings.Join(envs, "\n")+"\n"), append([]string{"sh", "-c", script, "sh"}, args...)...)
 }
 

@@ -1,0 +1,221 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/add2tkectl/add2tkectl/pkg/phase"
+)
+
+// compatSlice is the part of the compatibility matrix `make check` runs: the
+// upgrade test's kubelet (built anyway) on Debian 13, so the newest systemd
+// (257) and a second minor are proven on every change without another
+// kubelet build. `make compat` runs the whole matrix (scripts/e2e/compat.sh).
+const compatSlice = "v1.34.5/containerd/trixie"
+
+// environmentKubelet is the control plane's version, whose set is the
+// environment's own.
+const environmentKubelet = "v1.35.4"
+
+// kubeletWarning is what a kubelet says at start about a flag or a field
+// of the configuration install wrote: refused, unknown or deprecated.
+var kubeletWarning = regexp.MustCompile(`(?i)unknown flag|unknown field|strict decoding|has been deprecated|is deprecated|will be removed|failed to parse|invalid configuration|unrecognized|not supported`)
+
+// compatCell is one cell of the matrix and what it showed.
+type compatCell struct {
+	Kubelet string `json:"kubelet"`
+	Runtime string `json:"runtime"`
+	Host    string `json:"host"`
+	// Healthz is the kubelet's /healthz answer once install's kubelet phase
+	// ran; Warnings its start-up lines about our flags and fields.
+	Healthz  string   `json:"healthz"`
+	Warnings []string `json:"warnings"`
+	// Ready is whether the Node turned Ready, with the pool's labels, taints
+	// and cordon; InSkew whether the kubelet is within the control plane's
+	// supported skew (Ready is required there).
+	Ready       bool    `json:"ready"`
+	InSkew      bool    `json:"inSkew"`
+	NotReady    string  `json:"notReady,omitempty"`
+	InstallExit int     `json:"installExit"`
+	Install     float64 `json:"installSeconds"`
+	// Clean is whether uninstall gave the host back as it was.
+	Clean   bool    `json:"clean"`
+	Failed  bool    `json:"failed"`
+	Seconds float64 `json:"seconds"`
+}
+
+// TestCompatMatrix runs each cell of $E2E_COMPAT (VERSION/RUNTIME/HOST,
+// space-separated; compatSlice when unset) on a fresh host of that Debian
+// release: install at that kubernetesVersion with that kubelet, the
+// kubelet's health and start-up warnings, a Ready Node with the pool's
+// settings where the skew allows, and uninstall back to the host as it was.
+// Each cell's figures go to $E2E_COMPAT_RESULTS (JSON lines) for the table
+// compat.sh prints.
+func TestCompatMatrix(t *testing.T) {
+	cells := strings.Fields(os.Getenv("E2E_COMPAT"))
+	if len(cells) == 0 {
+		cells = []string{compatSlice}
+	}
+	for _, c := range cells {
+		parts := strings.Split(c, "/")
+		if len(parts) != 3 {
+			t.Fatalf("E2E_COMPAT cell %q: want VERSION/RUNTIME/HOST, e.g. v1.34.5/containerd/bookworm", c)
+		}
+		t.Run(strings.ReplaceAll(c, "/", "-"), func(t *testing.T) {
+			cell := &compatCell{Kubelet: parts[0], Runtime: parts[1], Host: parts[2], InstallExit: -1}
+			start := time.Now()
+			defer func() {
+				cell.Seconds = time.Since(start).Seconds()
+				cell.Failed = t.Failed()
+				if f := os.Getenv("E2E_COMPAT_RESULTS"); f != "" {
+					appendJSONLine(t, f, cell)
+				}
+			}()
+			runCompatCell(t, cell)
+		})
+	}
+}
+
+// runCompatCell fills cell as it goes: a cell that stops early still
+// reports how far it got.
+func runCompatCell(t *testing.T, cell *compatCell) {
+	version, runtime, suite := cell.Kubelet, cell.Runtime, cell.Host
+	minor, err := strconv.Atoi(strings.Split(version, ".")[1])
+	if err != nil {
+		t.Fatalf("version %q: want v1.MINOR.PATCH", version)
+	}
+	// The control plane is 1.35: a kubelet up to 3 minors older is in skew.
+	cell.InSkew = minor >= 32 && minor <= 35
+
+	settings := []string{"E2E_POOL_RUNTIME=" + runtime, "E2E_POOL_USER_SCRIPT=echo joined", "E2E_POOL_CORDON=true"}
+	var envs []string
+	switch {
+	case suite == "bullseye":
+		// Debian 11's glibc is older than Debian 12's builds of containerd,
+		// runc and the CNI plugins need: the portable set.
+		if version != environmentKubelet || runtime != "containerd" {
+			t.Fatalf("a Debian 11 host takes the portable set: containerd at %s only", environmentKubelet)
+		}
+		envs = portableSetEnv(t)
+		settings = append(settings, "E2E_POOL_RUNTIME_VERSION="+containerd2Version)
+	case version != environmentKubelet:
+		envs = kubeletSetEnv(t, version)
+	}
+
+	h := env.FreshHostOn(t, "host2", suite)
+	bin := h.InstallBundle(t, env.Bundle(t, settings...))
+	before := snapshot(t, h)
+
+	wait := 3 * time.Minute
+	if !cell.InSkew {
+		wait = 2 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), wait+2*time.Minute)
+	defer cancel()
+	istart := time.Now()
+	res, err := withEnv(ctx, h, envs, bin, "install", "-o", "json", "--no-progress", "--timeout", wait.String())
+	cell.Install = time.Since(istart).Seconds()
+	if err != nil {
+		t.Fatalf("install: %v", err)
+	}
+	cell.InstallExit = res.ExitCode
+	var r phase.Result
+	_ = json.Unmarshal([]byte(res.Stdout), &r)
+	t.Logf("install %s %s on %s: exit %d in %.1fs, phases %+v", version, runtime, suite, res.ExitCode, cell.Install, r.Phases)
+
+	cell.Healthz = strings.TrimSpace(h.Sh(t, time.Minute, `curl -sS -m 5 http://127.0.0.1:10248/healthz 2>&1 || true`))
+	journal := h.Sh(t, time.Minute, `journalctl -u kubelet.service -o cat --no-pager`)
+	for _, l := range strings.Split(journal, "\n") {
+		if kubeletWarning.MatchString(l) {
+			cell.Warnings = append(cell.Warnings, strings.TrimSpace(l))
+		}
+	}
+	if cell.Healthz != "ok" {
+		t.Errorf("kubelet %s /healthz: %q, want ok", version, cell.Healthz)
+	}
+	if len(cell.Warnings) > 0 {
+		t.Errorf("kubelet %s warns about the configuration install wrote:\n%s", version, strings.Join(cell.Warnings, "\n"))
+	}
+
+	var n *corev1.Node
+	if res.ExitCode == 0 {
+		n, err = env.WaitNodeReady(ctx, h.Name)
+	} else {
+		err = fmt.Errorf("install exited %d: %s", res.ExitCode, lastLine(res.Stderr))
+	}
+	if err == nil {
+		cell.Ready = true
+		if v := n.Status.NodeInfo.KubeletVersion; v != version {
+			t.Errorf("Node kubelet %s, want %s", v, version)
+		}
+		checkPoolNode(t, h, n, true)
+	} else {
+		cell.NotReady = err.Error()
+		if cell.InSkew {
+			t.Errorf("kubelet %s is within the control plane's skew and the Node is not Ready: %v\n%s", version, err, res.Stderr)
+		} else {
+			t.Logf("kubelet %s, outside the control plane's skew, is not Ready: %v", version, err)
+		}
+	}
+
+	runUninstall(t, h, bin)
+	if d := diffSnapshots(before, snapshot(t, h)); len(d) > 0 {
+		t.Errorf("the host differs from before install (-before +after):\n%s", strings.Join(d, "\n"))
+	} else {
+		cell.Clean = true
+	}
+}
+
+// portableSetEnv publishes the portable set (scripts/e2e/build-portable.sh)
+// and is install's environment for it.
+func portableSetEnv(t *testing.T) []string {
+	t.Helper()
+	for _, s := range []string{"build-containerd2.sh", "build-portable.sh"} {
+		if out, err := scriptOutput(s); err != nil {
+			t.Fatalf("scripts/e2e/%s: %v\n%s", s, err, out)
+		}
+	}
+	if out, err := scriptOutput("artifacts.sh", "publish-portable"); err != nil {
+		t.Fatalf("artifacts.sh publish-portable: %v\n%s", err, out)
+	}
+	url := strings.TrimSpace(string(mustRead(t, env.Var(t, "E2E_STATE")+"/manifest-url-portable")))
+	return []string{"ADD2TKE_ARTIFACTS_MANIFESTURL=" + url, "ADD2TKE_NODEPOOL_RUNTIME_VERSION=" + containerd2Version}
+}
+
+func scriptOutput(name string, args ...string) (string, error) {
+	var b strings.Builder
+	err := script(env.Root, &b, name, args...)
+	return b.String(), err
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+func appendJSONLine(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write(append(b, '\n')); err != nil {
+		t.Fatal(err)
+	}
+}
