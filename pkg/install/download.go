@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
@@ -140,6 +141,13 @@ func (a *artifacts) Run(ctx context.Context, rec phase.Recorder) error {
 	}
 	only := *m
 	only.Artifacts = sel
+	// Recorded before the first byte lands: a download that fails half-way
+	// leaves its cache to uninstall, not to the host.
+	if _, err := os.Lstat(a.d.Root.Path(paths.CacheDir)); errors.Is(err, fs.ErrNotExist) {
+		if err := rec.Dir(paths.CacheDir); err != nil {
+			return err
+		}
+	}
 	locals, err := f.Fetch(ctx, url, &only, "linux", runtime.GOARCH, a.d.ArtifactsDir)
 	if err != nil {
 		return err

@@ -210,3 +210,34 @@ func TestDownloadCacheIsNotSatisfiedForAnotherRuntimeVersion(t *testing.T) {
 		t.Error("the cache of containerd 1.7.22 satisfies a pool that asks 2.4.2")
 	}
 }
+
+// A download that fails half-way (an artifact cut short) leaves its cache
+// in the journal, so that uninstall removes it: the cache directory is
+// recorded before the first artifact lands.
+func TestDownloadRecordsTheCacheBeforeAFailedArtifact(t *testing.T) {
+	cfg, _, _ := boundServer(t, "v1.35.4", "1.7.22")
+	origin := cfg.Artifacts.ManifestURL
+	cut := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/manifest.json" {
+			resp, err := http.Get(origin)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer resp.Body.Close()
+			io.Copy(w, resp.Body)
+			return
+		}
+		w.Write([]byte("cut")) // wrong size and checksum for every artifact
+	}))
+	t.Cleanup(cut.Close)
+	cfg.Artifacts.ManifestURL = cut.URL + "/manifest.json"
+	d := &Deps{Config: cfg, Root: host.Root{Dir: t.TempDir()}, Log: logrus.New(), Progress: artifact.NewProgress(io.Discard, false)}
+	rec := testrec.New()
+	if err := (&artifacts{d: d}).Run(context.Background(), rec); err == nil {
+		t.Fatal("a download of cut artifacts succeeded")
+	}
+	if got := strings.Join(rec.Dirs, ","); got != paths.CacheDir {
+		t.Errorf("journal dirs after a failed download: %q, want %s", got, paths.CacheDir)
+	}
+}

@@ -42,6 +42,9 @@ func (Agent) Footprint() component.Footprint {
 				"/var/lib/cni",     // CNI IPAM and the runtime's libcni cache
 				"/run/cilium",      // the cilium agent's state (a pod of this node)
 				"/run/netns/cni-*", // the pods' network namespaces
+				// dockershim's socket and sandbox checkpoints: the kubelet's
+				// own below 1.24, cri-dockerd's after.
+				"/run/dockershim.sock", "/var/lib/dockershim",
 			},
 		}},
 		VersionFact: KeyVersion,

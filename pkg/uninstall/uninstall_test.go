@@ -146,6 +146,7 @@ func newFixtureWith(t *testing.T, o fixtureOptions) *fixture {
 	f.write(paths.KubeletKubeconfig, "kubeconfig")
 	f.write("/var/log/pods/ns_pod_uid/c/0.log", "log")
 	f.write("/run/containerd/containerd.sock", "")
+	f.write("/run/nri/nri.sock", "") // containerd 2's NRI socket
 	f.write("/var/cache/add2tkectl/abc", "artifact")
 	ctx := context.Background()
 	if err := f.sys.DaemonReload(ctx); err != nil {
@@ -291,7 +292,7 @@ func TestUninstallRemovesExactlyWhatTheJournalAndItsServicesMade(t *testing.T) {
 	for _, p := range []string{
 		"/var/lib/containerd", "/var/lib/kubelet", "/etc/containerd", "/etc/kubernetes", "/etc/cni", // ours, and /etc/cni left empty
 		"/opt/cni/bin", "/etc/systemd/system/kubelet.service.d", "/etc/systemd/system/containerd.service.d", paths.KubeletKubeconfig,
-		"/var/log/pods", "/run/containerd", paths.CacheDir, paths.StateDir,
+		"/var/log/pods", "/run/containerd", "/run/nri", paths.CacheDir, paths.StateDir,
 	} {
 		if f.exists(p) {
 			t.Errorf("%s is still there", p)

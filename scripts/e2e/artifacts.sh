@@ -263,14 +263,19 @@ publish_portable() {
 	[ -s "$E2E_STATE/payload.json" ] || die "no published set: scripts/e2e/artifacts.sh publish"
 	credentials
 	local f tmp entries
+	# Under portable/: the main set has files of the same names (runc.amd64),
+	# whose links and checksums must stay as they are.
+	mkdir -p "$BUCKET/portable"
 	for f in "$dir"/*.amd64 "$dir"/*.tgz; do
-		ln -f "$f" "$BUCKET/" 2>/dev/null || cp -f "$f" "$BUCKET/"
+		ln -f "$f" "$BUCKET/portable/" 2>/dev/null || cp -f "$f" "$BUCKET/portable/"
 	done
 	tmp=$(mktemp -d)
-	entries=$(jq -c --slurpfile c "$CONTAINERD2_DIR/entry.json" '. + $c' "$dir/entries.json")
+	entries=$(cat "$dir/entries.json")
 	for f in $(jq -r '.[].urls[0]' <<<"$entries"); do
-		entries=$(jq -c --arg u "$f" --arg p "$(presign "/$f")" 'map(if .urls[0] == $u then .urls = [$p] else . end)' <<<"$entries")
+		entries=$(jq -c --arg u "$f" --arg p "$(presign "/portable/$f")" 'map(if .urls[0] == $u then .urls = [$p] else . end)' <<<"$entries")
 	done
+	f=$(jq -r '.urls[0]' "$CONTAINERD2_DIR/entry.json")
+	entries=$(jq -c --slurpfile c "$CONTAINERD2_DIR/entry.json" --arg p "$(presign "/$f")" '. + ($c | map(.urls = [$p]))' <<<"$entries")
 	jq --argjson e "$entries" '.artifacts |= map(. as $a | ($e | map(select(.name == $a.name)) | first) // $a)' \
 		"$E2E_STATE/payload.json" >"$tmp/payload.json"
 	sign "$tmp/payload.json" "$tmp/manifest.json"

@@ -40,8 +40,9 @@ func (runtimeComponent) Footprint() component.Footprint {
 	return component.Footprint{
 		Units: []component.Unit{{
 			Name: UnitName, Stop: component.StopRuntime,
-			// Sockets, shims' state, sandbox shm; the "opt" plugin's dir.
-			Products: []string{StateDir, "/opt/containerd"},
+			// Sockets, shims' state, sandbox shm; the "opt" plugin's dir;
+			// containerd 2's NRI socket (its dir goes when left empty).
+			Products: []string{StateDir, "/opt/containerd", "/run/nri/nri.sock"},
 		}},
 		VersionFact: KeyVersion,
 		// Everything in its state dir (sandbox shm, rootfs mounts) is its own.

@@ -41,7 +41,7 @@ func (runtimeComponent) Footprint() component.Footprint {
 		Units: []component.Unit{
 			{Name: CRIDockerdSocketU, Stop: component.StopShimSocket, Products: []string{CRIDockerdSocket}},
 			{Name: DockerSocket, Stop: component.StopRuntimeSocket, Products: []string{paths.DockerSocket}},
-			{Name: CRIDockerdService, Stop: component.StopShim, Products: []string{"/var/lib/cri-dockerd", "/var/lib/dockershim"}},
+			{Name: CRIDockerdService, Stop: component.StopShim, Products: []string{"/var/lib/cri-dockerd"}},
 			{Name: DockerService, Stop: component.StopRuntime, Products: []string{
 				"/run/docker", "/run/docker.pid", "/etc/docker/key.json",
 				"/run/containerd", "/opt/containerd", // dockerd's containerd
