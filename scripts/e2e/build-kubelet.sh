@@ -24,6 +24,14 @@ RESULT=$DIR/result
 # it; the module graph needs a go.mod for it all the same.
 VANISHED="vbom.ml/util=>github.com/fvbommel/sortorder@v1.0.1"
 
+# TOO_OLD: dependencies whose old versions build with today's Go but break
+# at run time, and the first version that works: reflect2 before v1.0.2
+# iterates maps through runtime internals that Go 1.18 changed, and the
+# kubelet of 1.18-1.22 panics (nil pointer in UnsafeMapIterator.HasNext)
+# when it writes its first kubeconfig; json-iterator v1.1.12 is the release
+# that requires it. Used only where Kubernetes pins an older one.
+TOO_OLD="github.com/modern-go/reflect2@v1.0.2 github.com/json-iterator/go@v1.1.12"
+
 if [ -s "$RESULT" ] && [ -z "${FORCE:-}" ]; then
 	cat "$RESULT"
 	exit 0
@@ -36,7 +44,7 @@ exec >"$DIR/build.log" 2>&1
 # fail STEP: records the step and the log's last lines (the error) and stops.
 fail() {
 	local msg
-	msg=$(grep -v '^[[:space:]]*$' "$DIR/build.log" | grep -v '^go: downloading' | tail -3 | tr -s ' \t\n' ' ')
+	msg=$(grep -v '^[[:space:]]*$' "$DIR/build.log" | grep -v '^go: downloading' | tail -3 | tr -s ' \t\n' ' ') || true
 	echo "failed $((SECONDS - start)) $1: $msg" >"$RESULT"
 	cat "$RESULT" >&3
 	exit 1
@@ -46,7 +54,12 @@ mod=$DIR/module
 rm -rf "$mod"
 mkdir -p "$mod"
 staging=v0.${V#v1.}
-gomod=$(cd "$mod" && go mod download -json "k8s.io/kubernetes@$V" | sed -n 's/.*"GoMod": "\(.*\)",/\1/p') || fail "download k8s.io/kubernetes@$V"
+# go mod download -json says its error in the JSON, on stdout: into the log.
+(cd "$mod" && go mod download -json "k8s.io/kubernetes@$V") >"$DIR/download.json" || {
+	cat "$DIR/download.json"
+	fail "download k8s.io/kubernetes@$V"
+}
+gomod=$(sed -n 's/.*"GoMod": "\(.*\)",/\1/p' "$DIR/download.json")
 [ -s "$gomod" ] || fail "download k8s.io/kubernetes@$V"
 cat >"$mod/tools.go" <<'EOF'
 //go:build tools
@@ -69,6 +82,14 @@ replaced=""
 		if grep -q "^[[:space:]]*$from " "$gomod"; then
 			printf '\t%s => %s %s\n' "$from" "${to%@*}" "${to#*@}"
 			replaced="$replaced $from=>$to"
+		fi
+	done
+	for r in $TOO_OLD; do
+		m=${r%@*} want=${r#*@}
+		have=$(awk -v m="$m" '$1 == m && $2 ~ /^v/ {print $2} $1 == m && $2 == "=>" {print $4}' "$gomod" | sort -V | tail -1)
+		if [ -n "$have" ] && [ "$(printf '%s\n%s\n' "$have" "$want" | sort -V | head -1)" != "$want" ]; then
+			printf '\t%s => %s %s\n' "$m" "$m" "$want"
+			replaced="$replaced $m@$have=>$want"
 		fi
 	done
 	echo ')'

@@ -10,6 +10,8 @@
 #
 #   COMPAT_MINORS="1.23 1.34"   only these minors (all by default)
 #   COMPAT_RESULTS=FILE         keep the cells' JSON lines there
+#   COMPAT_TABLE_ONLY=1         print the table of COMPAT_RESULTS, run nothing
+#                               (runs of a few minors each, appended with cat)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 need_root
@@ -22,7 +24,7 @@ need_root
 # v0.27.16 not in the checksum database), 1.31.14 (k8s.io/kube-scheduler
 # v0.31.14 refused). 1.35 is the environment's control plane and kubelet
 # (v1.35.4; 1.35.6 is served too).
-VERSIONS="v1.18.19 v1.19.16 v1.20.15 v1.21.14 v1.22.17 v1.23.17 v1.24.17 v1.25.16 v1.26.15 v1.27.15
+VERSIONS="v1.18.19 v1.19.16 v1.20.15 v1.21.14 v1.22.17 v1.23.17 v1.24.17 v1.25.16 v1.26.15 v1.27.11
 v1.28.15 v1.29.15 v1.30.14 v1.31.13 v1.32.13 v1.33.13 v1.34.5 v1.35.4 v1.36.5 v1.37.2"
 ENV_VERSION=$K8S_VERSION
 # docker: the newest minor with dockershim, the first with cri-dockerd and
@@ -42,40 +44,42 @@ want_minor() {
 start=$SECONDS
 results=${COMPAT_RESULTS:-$E2E_STATE/compat-results.jsonl}
 mkdir -p "$(dirname "$results")"
-: >"$results"
+[ -n "${COMPAT_TABLE_ONLY:-}" ] || : >"$results"
 
-cells=() upgrades=()
-for v in $VERSIONS; do
-	want_minor "$v" || continue
-	if [ "$v" != "$ENV_VERSION" ]; then
-		log "kubelet $v: $("$(dirname "$0")/build-kubelet.sh" "$v" 2>&1 | tail -1)"
-		grep -q '^built' "$E2E_CACHE/kubelet-$v/result" || continue
-	fi
-	cells+=("$v/containerd/bookworm")
-	case " $DOCKER_VERSIONS " in *" $v "*) cells+=("$v/docker/bookworm") ;; esac
-done
-for c in $HOST_CELLS; do
-	want_minor "${c%%/*}" && cells+=("$c")
-done
-for u in $UPGRADES; do
-	from=${u%%>*} rest=${u#*>}
-	to=${rest%%/*}
-	want_minor "$from" && want_minor "$to" || continue
-	for v in $from $to; do
-		[ "$v" = "$ENV_VERSION" ] || grep -qs '^built' "$E2E_CACHE/kubelet-$v/result" || continue 2
+if [ -z "${COMPAT_TABLE_ONLY:-}" ]; then
+	cells=() upgrades=()
+	for v in $VERSIONS; do
+		want_minor "$v" || continue
+		if [ "$v" != "$ENV_VERSION" ]; then
+			log "kubelet $v: $("$(dirname "$0")/build-kubelet.sh" "$v" 2>&1 | tail -1)"
+			grep -q '^built' "$E2E_CACHE/kubelet-$v/result" || continue
+		fi
+		cells+=("$v/containerd/bookworm")
+		case " $DOCKER_VERSIONS " in *" $v "*) cells+=("$v/docker/bookworm") ;; esac
 	done
-	upgrades+=("$u")
-done
+	for c in $HOST_CELLS; do
+		want_minor "${c%%/*}" && cells+=("$c")
+	done
+	for u in $UPGRADES; do
+		from=${u%%>*} rest=${u#*>}
+		to=${rest%%/*}
+		want_minor "$from" && want_minor "$to" || continue
+		for v in $from $to; do
+			[ "$v" = "$ENV_VERSION" ] || grep -qs '^built' "$E2E_CACHE/kubelet-$v/result" || continue 2
+		done
+		upgrades+=("$u")
+	done
 
-log "running ${#cells[@]} cells and ${#upgrades[@]} upgrades"
-tests='TestCompatMatrix'
-[ ${#upgrades[@]} -eq 0 ] || tests='TestCompatMatrix|TestInstallUpgradesTheKubeletOneMinorInPlace'
-testlog=$(dirname "$results")/compat-test.log
-(
-	cd "$E2E_ROOT"
-	E2E_COMPAT="${cells[*]}" E2E_COMPAT_UPGRADES="${upgrades[*]}" E2E_COMPAT_RESULTS=$results \
-		go test -tags e2e -count=1 -timeout 180m -v -run "^($tests)\$" ./test/e2e/ >"$testlog" 2>&1
-) || log "some cells failed; see $testlog"
+	log "running ${#cells[@]} cells and ${#upgrades[@]} upgrades"
+	tests='TestCompatMatrix'
+	[ ${#upgrades[@]} -eq 0 ] || tests='TestCompatMatrix|TestInstallUpgradesTheKubeletOneMinorInPlace'
+	testlog=$(dirname "$results")/compat-test.log
+	(
+		cd "$E2E_ROOT"
+		E2E_COMPAT="${cells[*]}" E2E_COMPAT_UPGRADES="${upgrades[*]}" E2E_COMPAT_RESULTS=$results \
+			go test -tags e2e -count=1 -timeout 180m -v -run "^($tests)\$" ./test/e2e/ >"$testlog" 2>&1
+	) || log "some cells failed; see $testlog"
+fi
 
 # The table: one row per minor x runtime x host, with the build's outcome
 # for minors that have no cell.
