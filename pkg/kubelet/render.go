@@ -53,6 +53,9 @@ const (
 	minorRuntimeEndpointField = 27
 	// --pod-infra-container-image stopped doing anything (the runtime pins
 	// the sandbox image) and was removed in 1.35 (kubernetes#133779).
+	// From 1.24 to 1.28 the kubelet warns that it is deprecated, yet it is
+	// still what keeps its image garbage collector off the pool's sandbox
+	// image (an offline image on an air-gapped host), so it stays there.
 	minorNoPodInfraImage = 29
 	// failCgroupV1 defaults to true: on cgroup v1 it must be set false.
 	minorFailCgroupV1Default = 35

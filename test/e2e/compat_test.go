@@ -35,9 +35,22 @@ var kubeletWarning = regexp.MustCompile(`(?i)unknown flag|unknown field|strict d
 // dockershimNotice is what a kubelet below 1.24 says whenever it runs
 // docker: dockershim itself is deprecated, and so is --network-plugin, which
 // has no configuration field and without which its pods get docker's bridge
-// instead of CNI. No configuration avoids them; they are kept in the cell as
-// Notices, not counted as warnings.
+// instead of CNI. No configuration avoids them.
 var dockershimNotice = regexp.MustCompile(`Using dockershim is deprecated|will be removed along with dockershim`)
+
+// podInfraNotice is what a kubelet of 1.24 to 1.28 says of
+// --pod-infra-container-image, which install passes all the same: it is
+// still what keeps the kubelet's image garbage collector off the sandbox
+// image there (pkg/kubelet, minorNoPodInfraImage).
+var podInfraNotice = regexp.MustCompile(`Flag --pod-infra-container-image has been deprecated`)
+
+// notice says whether a start-up line of a kubelet of minor on runtime is
+// one install accepts knowingly: kept in the cell as Notices, not counted as
+// warnings.
+func notice(runtime string, minor int, line string) bool {
+	return runtime == "docker" && minor < 24 && dockershimNotice.MatchString(line) ||
+		minor >= 24 && minor <= 28 && podInfraNotice.MatchString(line)
+}
 
 // compatCell is one cell of the matrix and what it showed.
 type compatCell struct {
@@ -145,7 +158,7 @@ func runCompatCell(t *testing.T, cell *compatCell) {
 	cell.Healthz = strings.TrimSpace(h.Sh(t, time.Minute, `curl -sS -m 5 http://127.0.0.1:10248/healthz 2>&1 || true`))
 	journal := h.Sh(t, time.Minute, `journalctl -u kubelet.service -o cat --no-pager`)
 	for _, l := range strings.Split(journal, "\n") {
-		if runtime == "docker" && dockershimNotice.MatchString(l) {
+		if notice(runtime, minor, l) {
 			cell.Notices = append(cell.Notices, strings.TrimSpace(l))
 			continue
 		}
