@@ -28,6 +28,9 @@ const compatSlice = "v1.34.5/containerd/trixie"
 // environment's own.
 const environmentKubelet = "v1.35.4"
 
+// controlPlaneMinor is the minor of the environment's control plane.
+const controlPlaneMinor = 35
+
 // kubeletWarning is what a kubelet says at start about a flag or a field
 // of the configuration install wrote: refused, unknown or deprecated.
 var kubeletWarning = regexp.MustCompile(`(?i)unknown flag|unknown field|strict decoding|has been deprecated|is deprecated|will be removed|failed to parse|invalid configuration|unrecognized|not supported`)
@@ -65,11 +68,14 @@ type compatCell struct {
 	// Ready is whether the Node turned Ready, with the pool's labels, taints
 	// and cordon; InSkew whether the kubelet is within the control plane's
 	// supported skew (Ready is required there).
-	Ready       bool    `json:"ready"`
-	InSkew      bool    `json:"inSkew"`
-	NotReady    string  `json:"notReady,omitempty"`
-	InstallExit int     `json:"installExit"`
-	Install     float64 `json:"installSeconds"`
+	Ready    bool   `json:"ready"`
+	InSkew   bool   `json:"inSkew"`
+	NotReady string `json:"notReady,omitempty"`
+	// NewerRefused is whether preflight refused a kubelet newer than the
+	// API server before the cell asked past it.
+	NewerRefused bool    `json:"newerRefused,omitempty"`
+	InstallExit  int     `json:"installExit"`
+	Install      float64 `json:"installSeconds"`
 	// Clean is whether uninstall gave the host back as it was.
 	Clean   bool    `json:"clean"`
 	Failed  bool    `json:"failed"`
@@ -116,8 +122,8 @@ func runCompatCell(t *testing.T, cell *compatCell) {
 	if err != nil {
 		t.Fatalf("version %q: want v1.MINOR.PATCH", version)
 	}
-	// The control plane is 1.35: a kubelet up to 3 minors older is in skew.
-	cell.InSkew = minor >= 32 && minor <= 35
+	// A kubelet up to 3 minors older than the control plane is in skew.
+	cell.InSkew = minor >= controlPlaneMinor-3 && minor <= controlPlaneMinor
 
 	settings := []string{"E2E_POOL_RUNTIME=" + runtime, "E2E_POOL_USER_SCRIPT=echo joined", "E2E_POOL_CORDON=true"}
 	var envs []string
@@ -144,8 +150,27 @@ func runCompatCell(t *testing.T, cell *compatCell) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), wait+2*time.Minute)
 	defer cancel()
+	args := []string{"install", "-o", "json", "--no-progress", "--timeout", wait.String()}
+	if minor > controlPlaneMinor {
+		// A kubelet newer than the API server is refused by preflight
+		// (exit 3) before anything changes; the cell then asks past it to
+		// see that kubelet start with the configuration of its minor.
+		res, err := withEnv(ctx, h, envs, append([]string{bin}, args...)...)
+		if err != nil {
+			t.Fatalf("install: %v", err)
+		}
+		if res.ExitCode != 3 || !strings.Contains(res.Stdout+res.Stderr, "newer than the API server") {
+			t.Errorf("install of kubelet %s against a 1.%d control plane: exit %d, want 3 saying the kubelet is newer than the API server\n%s",
+				version, controlPlaneMinor, res.ExitCode, res.Stderr)
+		}
+		if d := diffSnapshots(before, snapshot(t, h)); len(d) > 0 {
+			t.Errorf("a refused install changed the host:\n%s", strings.Join(d, "\n"))
+		}
+		cell.NewerRefused = res.ExitCode == 3
+		args = append(args, "--ignore-preflight-errors=kubelet-version")
+	}
 	istart := time.Now()
-	res, err := withEnv(ctx, h, envs, bin, "install", "-o", "json", "--no-progress", "--timeout", wait.String())
+	res, err := withEnv(ctx, h, envs, append([]string{bin}, args...)...)
 	cell.Install = time.Since(istart).Seconds()
 	if err != nil {
 		t.Fatalf("install: %v", err)
