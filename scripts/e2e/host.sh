@@ -131,6 +131,9 @@ boot() {
 	[ -f "$ROOTFS/.e2e-rootfs-done" ] || die "no rootfs at $ROOTFS: run scripts/e2e/build-rootfs.sh"
 	"$(dirname "$0")/net.sh" up
 	"$(dirname "$0")/net.sh" host "$n"
+	# A boot on a disk that was used before (a reboot) is not pristine.
+	local fresh=
+	[ -d "$dir/upper" ] || fresh=1
 	mkdir -p "$dir/upper" "$dir/work" "$dir/root" "$dir/containerd" "$dir/docker"
 	echo "$HOST_SUITE" >"$dir/suite"
 	write_host_files "$h" "$n" "$dir/upper"
@@ -164,7 +167,7 @@ boot() {
 	wait_for "$h's systemd to finish booting" "${E2E_BOOT_TIMEOUT:-60}" host_booted "$pid1" ||
 		die "$h did not boot; see $dir/console.log and: scripts/e2e/exec $h systemctl --failed"
 	# "untouched" until the first scripts/e2e/exec: a reset may skip this boot
-	: >"$dir/untouched"
+	[ -z "$fresh" ] || : >"$dir/untouched"
 	log "$h up in $((SECONDS - start))s (PID 1 = $pid1, state $(host_state "$pid1"))"
 }
 
