@@ -18,13 +18,13 @@ need_root
 
 # The newest patch of each minor whose module graph the Go module proxy
 # serves whole. It lists only 1.29 and later; older ones answer by exact
-# version. Three newest patches are not served whole, and the one before
-# each is taken (scripts/e2e/README.md has the errors): 1.18.20
-# (k8s.io/api v0.18.20 refused), 1.27.16 (k8s.io/legacy-cloud-providers
-# v0.27.16 not in the checksum database), 1.31.14 (k8s.io/kube-scheduler
+# version. Three minors' newest patches are not served whole, and the newest
+# that is was taken (scripts/e2e/README.md has the errors): 1.18.19
+# (k8s.io/api v0.18.20 refused), 1.27.8 (of 1.27.9-1.27.16, each lacks
+# k8s.io/kubernetes or a staging module), 1.31.13 (k8s.io/kube-scheduler
 # v0.31.14 refused). 1.35 is the environment's control plane and kubelet
 # (v1.35.4; 1.35.6 is served too).
-VERSIONS="v1.18.19 v1.19.16 v1.20.15 v1.21.14 v1.22.17 v1.23.17 v1.24.17 v1.25.16 v1.26.15 v1.27.11
+VERSIONS="v1.18.19 v1.19.16 v1.20.15 v1.21.14 v1.22.17 v1.23.17 v1.24.17 v1.25.16 v1.26.15 v1.27.8
 v1.28.15 v1.29.15 v1.30.14 v1.31.13 v1.32.13 v1.33.13 v1.34.5 v1.35.4 v1.36.5 v1.37.2"
 ENV_VERSION=$K8S_VERSION
 # docker: the newest minor with dockershim, the first with cri-dockerd and
