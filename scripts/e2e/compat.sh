@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # compat.sh (make compat): the compatibility matrix on real kubelets. Builds the
 # kubelet of each Kubernetes minor from 1.18 to 1.37 (build-kubelet.sh; about
-# 4 min each on 2 cores the first time, cached after), runs every cell
+# 3-9 min each on 2 cores the first time, cached after), runs every cell
 # (TestCompatMatrix: install, the kubelet's health and start-up warnings,
 # Ready with the pool's settings, uninstall diff-clean) and the kubelet
 # upgrades (TestInstallUpgradesTheKubeletOneMinorInPlace), and prints one

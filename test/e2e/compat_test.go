@@ -136,8 +136,8 @@ func runCompatCell(t *testing.T, cell *compatCell) {
 		}
 		envs = portableSetEnv(t)
 		settings = append(settings, "E2E_POOL_RUNTIME_VERSION="+containerd2Version)
-	case version != environmentKubelet:
-		envs = kubeletSetEnv(t, version)
+	default:
+		envs = setEnv(t, version)
 	}
 
 	h := env.FreshHostOn(t, "host2", suite)
