@@ -23,8 +23,8 @@ import (
 )
 
 // upgradeSlice is the kubelet upgrade `make check` runs: from the minor
-// below the environment's v1.35.4, whose kubelet it builds (541 s here, under load, on a
-// new machine, cached after). `make compat` adds docker's move from
+// below the environment's v1.35.4, whose kubelet it builds (541 s on 2
+// loaded cores the first time, cached after). `make compat` adds docker's move from
 // dockershim to cri-dockerd ($E2E_COMPAT_UPGRADES).
 const upgradeSlice = "v1.34.5>v1.35.4/containerd"
 
