@@ -6,26 +6,26 @@ import (
 	"path/filepath"
 	"time"
 
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/add2tkectl/add2tkectl/pkg/host"
+	"github.com/add2tkectl/add2tkectl/pkg/kubeclient"
 )
 
 // ClientFactory builds an API client from a kubeconfig on the host. The
 // network is a real boundary, so tests may substitute a fake clientset.
-type ClientFactory func(root host.Root, kubeconfig string, timeout time.Duration) (kubernetes.Interface, error)
+type ClientFactory func(root host.Root, kubeconfig string, timeout time.Duration) (kubeclient.Interface, error)
 
 // NewClient is the production ClientFactory: client-go over HTTPS with the
 // credentials of the kubeconfig, no discovery and no cache, so one call costs
 // one request.
-func NewClient(root host.Root, kubeconfig string, timeout time.Duration) (kubernetes.Interface, error) {
+func NewClient(root host.Root, kubeconfig string, timeout time.Duration) (kubeclient.Interface, error) {
 	cfg, err := RESTConfig(root, kubeconfig, timeout)
 	if err != nil {
 		return nil, err
 	}
-	cs, err := kubernetes.NewForConfig(cfg)
+	cs, err := kubeclient.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("build API client from %s: %w", kubeconfig, err)
 	}

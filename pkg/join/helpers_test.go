@@ -7,11 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/add2tkectl/add2tkectl/pkg/kubeclient"
 	"github.com/sirupsen/logrus"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
@@ -82,8 +82,8 @@ func bootstrapped(t testing.TB) host.Root {
 }
 
 // clients hands out fake clientsets by kubeconfig path.
-func clients(byPath map[string]kubernetes.Interface) ClientFactory {
-	return func(_ host.Root, p string, _ time.Duration) (kubernetes.Interface, error) {
+func clients(byPath map[string]kubeclient.Interface) ClientFactory {
+	return func(_ host.Root, p string, _ time.Duration) (kubeclient.Interface, error) {
 		if c, ok := byPath[p]; ok {
 			return c, nil
 		}

@@ -18,10 +18,10 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
+	"github.com/add2tkectl/add2tkectl/pkg/kubeclient"
 	"github.com/add2tkectl/add2tkectl/pkg/logging"
 )
 
@@ -86,7 +86,7 @@ func (d Deps) log() logrus.FieldLogger {
 	return d.Log.WithField("phase", "join")
 }
 
-func (d Deps) client(kubeconfig string, timeout time.Duration) (kubernetes.Interface, error) {
+func (d Deps) client(kubeconfig string, timeout time.Duration) (kubeclient.Interface, error) {
 	f := d.NewClient
 	if f == nil {
 		f = NewClient

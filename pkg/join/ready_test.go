@@ -8,11 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/add2tkectl/add2tkectl/pkg/kubeclient"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
@@ -36,7 +36,7 @@ func TestRunKeepsWaitingOnAReadyConditionFromAnEarlierKubelet(t *testing.T) {
 	started := time.Now().Add(-3 * time.Second)
 	c := fake.NewClientset(testNode("n1", "uid-1", readyAt(started.Add(-10*time.Minute))))
 	j := newJournal()
-	d := testDeps(t, bootstrapped(t), j, clients(map[string]kubernetes.Interface{paths.KubeletKubeconfig: c}))
+	d := testDeps(t, bootstrapped(t), j, clients(map[string]kubeclient.Interface{paths.KubeletKubeconfig: c}))
 	d.KubeletStarted = func(context.Context) (time.Time, error) { return started, nil }
 
 	if ok, _ := Satisfied(context.Background(), d); ok {
@@ -74,7 +74,7 @@ func TestRunAcceptsTheReadyConditionTheRunningKubeletReported(t *testing.T) {
 		return true, n, nil
 	})
 	j := newJournal()
-	d := testDeps(t, bootstrapped(t), j, clients(map[string]kubernetes.Interface{paths.KubeletKubeconfig: c}))
+	d := testDeps(t, bootstrapped(t), j, clients(map[string]kubeclient.Interface{paths.KubeletKubeconfig: c}))
 	d.KubeletStarted = func(context.Context) (time.Time, error) { return started, nil }
 	if _, err := Run(context.Background(), d, j); err != nil {
 		t.Fatal(err)
@@ -112,7 +112,7 @@ func TestReadyFrom(t *testing.T) {
 func TestRunSaysTheKubeletIsNotRunning(t *testing.T) {
 	c := fake.NewClientset(testNode("n1", "uid-1", readyAt(time.Now())))
 	j := newJournal()
-	d := testDeps(t, bootstrapped(t), j, clients(map[string]kubernetes.Interface{paths.KubeletKubeconfig: c}))
+	d := testDeps(t, bootstrapped(t), j, clients(map[string]kubeclient.Interface{paths.KubeletKubeconfig: c}))
 	d.KubeletStarted = func(context.Context) (time.Time, error) { return time.Time{}, nil }
 	d.Timeout = 200 * time.Millisecond
 	_, err := Run(context.Background(), d, j)

@@ -38,12 +38,13 @@ import (
 
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
+	"github.com/add2tkectl/add2tkectl/pkg/kubeclient"
 	"github.com/add2tkectl/add2tkectl/pkg/paths"
 )
 
 type realEnv struct {
 	state  string
-	admin  kubernetes.Interface
+	admin  kubeclient.Interface
 	server string
 	caPEM  []byte
 }

@@ -6,7 +6,8 @@ import (
 
 	"github.com/sirupsen/logrus"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/kubernetes"
+
+	"github.com/add2tkectl/add2tkectl/pkg/kubeclient"
 )
 
 // LabelUninstalled marks a Node whose host was uninstalled, for the control
@@ -18,7 +19,7 @@ const LabelUninstalled = "add2tke.tke.cloud.tencent.com/uninstalled"
 // again under — the control plane would otherwise delete a live node —
 // and lifts the cordon uninstall put on it unless the pool wants the node
 // cordoned anyway.
-func (j *joiner) clearUninstalled(ctx context.Context, c kubernetes.Interface, node *corev1.Node) error {
+func (j *joiner) clearUninstalled(ctx context.Context, c kubeclient.Interface, node *corev1.Node) error {
 	if _, marked := node.Labels[LabelUninstalled]; !marked {
 		return nil
 	}

@@ -4,8 +4,8 @@ import (
 	"context"
 	"testing"
 
+	"github.com/add2tkectl/add2tkectl/pkg/kubeclient"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/add2tkectl/add2tkectl/pkg/config"
@@ -23,7 +23,7 @@ func TestRunClearsTheUninstallMarkOfANodeJoinedAgain(t *testing.T) {
 		n.Spec.Unschedulable = true
 		c := fake.NewClientset(n)
 		j := newJournal() // uninstall removed the journal
-		d := testDeps(t, root, j, clients(map[string]kubernetes.Interface{paths.KubeletKubeconfig: c}))
+		d := testDeps(t, root, j, clients(map[string]kubeclient.Interface{paths.KubeletKubeconfig: c}))
 		d.Config.NodePool.Cordon = cordon
 		res, err := Run(context.Background(), d, j)
 		if err != nil {

@@ -13,8 +13,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes"
 
+	"github.com/add2tkectl/add2tkectl/pkg/kubeclient"
 	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 )
@@ -147,7 +147,7 @@ func (j *joiner) waitBootstrap(ctx context.Context) error {
 
 // waitRegistered waits for the Node object, renewing stale credentials once
 // when the install gave a way to restart the kubelet.
-func (j *joiner) waitRegistered(ctx context.Context) (kubernetes.Interface, *corev1.Node, error) {
+func (j *joiner) waitRegistered(ctx context.Context) (kubeclient.Interface, *corev1.Node, error) {
 	for attempt := 0; ; attempt++ {
 		if err := j.waitBootstrap(ctx); err != nil {
 			return nil, nil, err
@@ -224,7 +224,7 @@ func (j *joiner) firstJoin(rec phase.Recorder, node *corev1.Node) error {
 
 // cordon marks a Node unschedulable once, at its first join, so a user
 // script (or an operator) that uncordons it is not overridden by a re-run.
-func (j *joiner) cordon(ctx context.Context, rec phase.Recorder, c kubernetes.Interface, node *corev1.Node) error {
+func (j *joiner) cordon(ctx context.Context, rec phase.Recorder, c kubeclient.Interface, node *corev1.Node) error {
 	uid := string(node.UID)
 	if !j.d.Config.NodePool.Cordon || j.d.fact(KeyCordoned) == uid {
 		return nil
@@ -245,7 +245,7 @@ func (j *joiner) cordon(ctx context.Context, rec phase.Recorder, c kubernetes.In
 // labels reconciles the labels the pool owns. The journal first learns the
 // union of old and new keys, so a crash mid-way never forgets a key the pool
 // may have applied.
-func (j *joiner) labels(ctx context.Context, rec phase.Recorder, c kubernetes.Interface, node *corev1.Node) error {
+func (j *joiner) labels(ctx context.Context, rec phase.Recorder, c kubeclient.Interface, node *corev1.Node) error {
 	desired := j.d.Config.NodePool.Labels
 	owned := j.d.factList(KeyLabels)
 	plan := PlanLabels(node.Labels, desired, owned)
@@ -300,7 +300,7 @@ func (j *joiner) taints(node *corev1.Node) {
 
 // patch applies a merge patch to the Node with the node's own credentials,
 // retrying while the API server is unreachable.
-func (j *joiner) patch(ctx context.Context, step Step, c kubernetes.Interface, patch []byte) error {
+func (j *joiner) patch(ctx context.Context, step Step, c kubeclient.Interface, patch []byte) error {
 	var fatal error
 	j.last = "the API server did not accept the change yet"
 	err := poll(ctx, j.d.Backoff, func(ctx context.Context) (bool, error) {
@@ -325,7 +325,7 @@ func (j *joiner) patch(ctx context.Context, step Step, c kubernetes.Interface, p
 }
 
 // waitReady waits for the Node's Ready condition.
-func (j *joiner) waitReady(ctx context.Context, c kubernetes.Interface) error {
+func (j *joiner) waitReady(ctx context.Context, c kubeclient.Interface) error {
 	j.log.WithField("node", j.d.NodeName).Info("waiting for the Node to be Ready")
 	j.last = "NotReady: the kubelet has not reported a Ready condition yet"
 	err := poll(ctx, j.d.Backoff, func(ctx context.Context) (bool, error) {

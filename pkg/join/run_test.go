@@ -12,17 +12,17 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/add2tkectl/add2tkectl/pkg/config"
+	"github.com/add2tkectl/add2tkectl/pkg/kubeclient"
 	"github.com/add2tkectl/add2tkectl/pkg/paths"
 )
 
 var configuredTaint = corev1.Taint{Key: "key1", Value: "value1", Effect: corev1.TaintEffectPreferNoSchedule}
 
-func getNode(t *testing.T, c kubernetes.Interface, name string) *corev1.Node {
+func getNode(t *testing.T, c kubeclient.Interface, name string) *corev1.Node {
 	t.Helper()
 	n, err := c.CoreV1().Nodes().Get(context.Background(), name, metav1.GetOptions{})
 	if err != nil {
@@ -36,7 +36,7 @@ func TestRunCordonsOnlyAtFirstJoin(t *testing.T) {
 	c := fake.NewClientset(testNode("n1", "uid-1", ready(corev1.ConditionTrue, "", ""),
 		withLabels(map[string]string{config.LabelLocation: "idc-sh-01"}), withTaints(configuredTaint)))
 	j := newJournal()
-	d := testDeps(t, root, j, clients(map[string]kubernetes.Interface{paths.KubeletKubeconfig: c}))
+	d := testDeps(t, root, j, clients(map[string]kubeclient.Interface{paths.KubeletKubeconfig: c}))
 	d.Config.NodePool.Cordon = true
 
 	res, err := Run(context.Background(), d, j)
@@ -76,7 +76,7 @@ func TestRunCordonsANodeRegisteredAgain(t *testing.T) {
 	j := newJournal()
 	j.Set(KeyNodeUID, "uid-1")
 	j.Set(KeyCordoned, "uid-1") // cordoned the Node that was deleted since
-	d := testDeps(t, root, j, clients(map[string]kubernetes.Interface{paths.KubeletKubeconfig: c}))
+	d := testDeps(t, root, j, clients(map[string]kubeclient.Interface{paths.KubeletKubeconfig: c}))
 	d.Config.NodePool.Cordon = true
 	if ok, _ := Satisfied(context.Background(), d); ok {
 		t.Error("Satisfied for a Node that has not had its first-join cordon")
@@ -116,7 +116,7 @@ func TestRunCordonsBeforeReady(t *testing.T) {
 		return true, n, nil
 	})
 	j := newJournal()
-	d := testDeps(t, root, j, clients(map[string]kubernetes.Interface{paths.KubeletKubeconfig: c}))
+	d := testDeps(t, root, j, clients(map[string]kubeclient.Interface{paths.KubeletKubeconfig: c}))
 	d.Config.NodePool.Cordon = true
 	if _, err := Run(context.Background(), d, j); err != nil {
 		t.Fatal(err)
@@ -138,7 +138,7 @@ func TestRunReconcilesOnlyTheLabelsThePoolOwns(t *testing.T) {
 	j := newJournal()
 	j.Set(KeyNodeUID, "uid-1")
 	j.Set(KeyLabels, `["pool.example.com/gone","tke.cloud.tencent.com/location"]`)
-	d := testDeps(t, root, j, clients(map[string]kubernetes.Interface{paths.KubeletKubeconfig: c}))
+	d := testDeps(t, root, j, clients(map[string]kubeclient.Interface{paths.KubeletKubeconfig: c}))
 	d.Config.NodePool.Labels = map[string]string{config.LabelLocation: "idc-sh-01", "pool.example.com/new": "y"}
 
 	if ok, _ := Satisfied(context.Background(), d); ok {
@@ -181,7 +181,7 @@ func TestRunRefusedLabelSaysWhatToDo(t *testing.T) {
 		return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "nodes"}, "n1", errors.New("is not allowed to modify labels: node-role.kubernetes.io/worker"))
 	})
 	j := newJournal()
-	d := testDeps(t, root, j, clients(map[string]kubernetes.Interface{paths.KubeletKubeconfig: c}))
+	d := testDeps(t, root, j, clients(map[string]kubeclient.Interface{paths.KubeletKubeconfig: c}))
 	d.Config.NodePool.Labels = map[string]string{"node-role.kubernetes.io/worker": ""}
 	_, err := Run(context.Background(), d, j)
 	var te *TimeoutError
@@ -196,7 +196,7 @@ func TestRunReportsTaintDrift(t *testing.T) {
 		withLabels(map[string]string{config.LabelLocation: "idc-sh-01"}),
 		withTaints(corev1.Taint{Key: "key1", Value: "old", Effect: corev1.TaintEffectPreferNoSchedule})))
 	j := newJournal()
-	d := testDeps(t, root, j, clients(map[string]kubernetes.Interface{paths.KubeletKubeconfig: c}))
+	d := testDeps(t, root, j, clients(map[string]kubeclient.Interface{paths.KubeletKubeconfig: c}))
 	res, err := Run(context.Background(), d, j)
 	if err != nil {
 		t.Fatal(err)
@@ -228,14 +228,14 @@ func TestRunTimeoutNamesTheStep(t *testing.T) {
 			writeFile(t, root, BootstrapKubeconfig, []byte("x"))
 			j := newJournal()
 			boot := fake.NewClientset(pendingCSR, csrFor(t, "other-node", "csr-other"))
-			return testDeps(t, root, j, clients(map[string]kubernetes.Interface{BootstrapKubeconfig: boot})), j
+			return testDeps(t, root, j, clients(map[string]kubeclient.Interface{BootstrapKubeconfig: boot})), j
 		}, StepBootstrap, "CSR pending: csr-pending awaits approval"},
 		{"CSR denied", func(t *testing.T) (Deps, *journal) {
 			root := emptyRoot(t)
 			writeFile(t, root, BootstrapKubeconfig, []byte("x"))
 			j := newJournal()
 			boot := fake.NewClientset(denied)
-			return testDeps(t, root, j, clients(map[string]kubernetes.Interface{BootstrapKubeconfig: boot})), j
+			return testDeps(t, root, j, clients(map[string]kubeclient.Interface{BootstrapKubeconfig: boot})), j
 		}, StepBootstrap, "CSR csr-denied was denied"},
 		{"bootstrap may not list CSRs", func(t *testing.T) (Deps, *journal) {
 			root := emptyRoot(t)
@@ -245,16 +245,16 @@ func TestRunTimeoutNamesTheStep(t *testing.T) {
 			boot.PrependReactor("list", "certificatesigningrequests", func(k8stesting.Action) (bool, runtime.Object, error) {
 				return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "certificatesigningrequests"}, "", errors.New("no"))
 			})
-			return testDeps(t, root, j, clients(map[string]kubernetes.Interface{BootstrapKubeconfig: boot})), j
+			return testDeps(t, root, j, clients(map[string]kubeclient.Interface{BootstrapKubeconfig: boot})), j
 		}, StepBootstrap, "no client certificate yet: the CSR is not approved/signed"},
 		{"node not registered", func(t *testing.T) (Deps, *journal) {
 			j := newJournal()
-			return testDeps(t, bootstrapped(t), j, clients(map[string]kubernetes.Interface{paths.KubeletKubeconfig: fake.NewClientset()})), j
+			return testDeps(t, bootstrapped(t), j, clients(map[string]kubeclient.Interface{paths.KubeletKubeconfig: fake.NewClientset()})), j
 		}, StepRegister, "node not registered"},
 		{"NotReady with the kubelet's reason", func(t *testing.T) (Deps, *journal) {
 			j := newJournal()
 			c := fake.NewClientset(testNode("n1", "uid-1", ready(corev1.ConditionFalse, "KubeletNotReady", "container runtime network not ready: cni plugin not initialized")))
-			return testDeps(t, bootstrapped(t), j, clients(map[string]kubernetes.Interface{paths.KubeletKubeconfig: c})), j
+			return testDeps(t, bootstrapped(t), j, clients(map[string]kubeclient.Interface{paths.KubeletKubeconfig: c})), j
 		}, StepReady, "NotReady: KubeletNotReady: container runtime network not ready: cni plugin not initialized"},
 	}
 	for _, tt := range tests {
@@ -286,7 +286,7 @@ func TestRunStaleCredentials(t *testing.T) {
 	}
 	t.Run("without a way to restart the kubelet", func(t *testing.T) {
 		j := newJournal()
-		d := testDeps(t, bootstrapped(t), j, clients(map[string]kubernetes.Interface{paths.KubeletKubeconfig: unauthorized()}))
+		d := testDeps(t, bootstrapped(t), j, clients(map[string]kubeclient.Interface{paths.KubeletKubeconfig: unauthorized()}))
 		_, err := Run(context.Background(), d, j)
 		var se *StaleCredentialsError
 		if !errors.As(err, &se) {
@@ -298,8 +298,8 @@ func TestRunStaleCredentials(t *testing.T) {
 		j := newJournal()
 		good := fake.NewClientset(testNode("n1", "uid-1", ready(corev1.ConditionTrue, "", ""),
 			withLabels(map[string]string{config.LabelLocation: "idc-sh-01"}), withTaints(configuredTaint)))
-		current := kubernetes.Interface(unauthorized())
-		d := testDeps(t, root, j, func(_ hostRoot, p string, _ time.Duration) (kubernetes.Interface, error) { return current, nil })
+		current := kubeclient.Interface(unauthorized())
+		d := testDeps(t, root, j, func(_ hostRoot, p string, _ time.Duration) (kubeclient.Interface, error) { return current, nil })
 		restarts := 0
 		d.RestartKubelet = func(context.Context) error {
 			restarts++

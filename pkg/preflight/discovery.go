@@ -18,11 +18,11 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/add2tkectl/add2tkectl/pkg/config"
+	"github.com/add2tkectl/add2tkectl/pkg/kubeclient"
 )
 
 // The ConfigMap through which a cluster publishes its CA to joining nodes
@@ -103,7 +103,7 @@ func DiscoverCA(ctx context.Context, dialer Dialer, addr APIServerAddress, pins 
 		UserAgent:       "add2tkectl",
 		WrapTransport:   func(rt http.RoundTripper) http.RoundTripper { peer.next = rt; return peer },
 	}
-	cs, err := kubernetes.NewForConfig(cfg)
+	cs, err := kubeclient.NewForConfig(cfg)
 	where := ClusterInfoNamespace + "/" + ClusterInfoName
 	if err != nil {
 		return DiscoveredCA{}, fmt.Errorf("build a client for %s: %w", target, err)

@@ -18,7 +18,6 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/add2tkectl/add2tkectl/pkg/component"
@@ -26,6 +25,7 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/join"
+	"github.com/add2tkectl/add2tkectl/pkg/kubeclient"
 	"github.com/add2tkectl/add2tkectl/pkg/kubelet"
 	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
@@ -80,7 +80,7 @@ type testHost struct {
 	healthz  *httptest.Server
 	healthy  atomic.Bool
 	node     *corev1.Node
-	api      kubernetes.Interface
+	api      kubeclient.Interface
 	rtServer *grpc.Server
 	rtDone   chan struct{}
 }
@@ -256,7 +256,7 @@ func (h *testHost) deps() Deps {
 		PhaseNames: testPhaseNames,
 		Systemd:    func(context.Context) (systemd.Manager, error) { return h.systemd, nil },
 		Components: withAgent(kubelet.Agent{HealthzURL: h.healthz.URL + "/healthz"}),
-		NewNodeClient: func(host.Root, string, time.Duration) (kubernetes.Interface, error) {
+		NewNodeClient: func(host.Root, string, time.Duration) (kubeclient.Interface, error) {
 			return h.api, nil
 		},
 		LocalTimeout: 2 * time.Second,

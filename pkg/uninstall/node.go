@@ -9,12 +9,12 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/sirupsen/logrus"
 
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/join"
+	"github.com/add2tkectl/add2tkectl/pkg/kubeclient"
 	"github.com/add2tkectl/add2tkectl/pkg/paths"
 )
 
@@ -30,7 +30,7 @@ func markPatch() []byte {
 
 // adminClient is the client of --kubeconfig, a path on this machine (not
 // under the root: it is the operator's file, not the host's).
-func (u *Uninstall) adminClient() (kubernetes.Interface, error) {
+func (u *Uninstall) adminClient() (kubeclient.Interface, error) {
 	return u.d.NewClient(host.Root{Dir: "/"}, u.d.Kubeconfig, u.d.APITimeout)
 }
 

@@ -19,7 +19,6 @@ import (
 	"github.com/sirupsen/logrus"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/add2tkectl/add2tkectl/pkg/binary"
@@ -27,6 +26,7 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/install"
+	"github.com/add2tkectl/add2tkectl/pkg/kubeclient"
 	"github.com/add2tkectl/add2tkectl/pkg/kubelet"
 	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
@@ -193,7 +193,7 @@ func (f *fixture) deps() Deps {
 		Systemd:    func(context.Context) (systemd.Manager, error) { return f.sys, nil },
 		NodeName:   "node1",
 		Containers: func(string) component.ContainerRemover { return f.ctrs },
-		NewClient: func(host.Root, string, time.Duration) (kubernetes.Interface, error) {
+		NewClient: func(host.Root, string, time.Duration) (kubeclient.Interface, error) {
 			return nil, errors.New("no API server in this test")
 		},
 	}
@@ -528,7 +528,7 @@ func TestNodeIsCordonedAndLabelledWithTheNodesCredentials(t *testing.T) {
 	cs := fake.NewSimpleClientset(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node1", Labels: map[string]string{"a": "b"}}})
 	var used []string
 	_, u, err := f.run(false, func(d *Deps) {
-		d.NewClient = func(r host.Root, kubeconfig string, _ time.Duration) (kubernetes.Interface, error) {
+		d.NewClient = func(r host.Root, kubeconfig string, _ time.Duration) (kubeclient.Interface, error) {
 			used = append(used, kubeconfig)
 			if r.Dir != f.root.Dir {
 				t.Errorf("node credentials read under %q, want the root", r.Dir)
@@ -559,7 +559,7 @@ func TestNodeIsDeletedWithAnAdminKubeconfig(t *testing.T) {
 	cs := fake.NewSimpleClientset(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node1"}})
 	deps := func(d *Deps) {
 		d.Kubeconfig = "/home/op/admin.conf"
-		d.NewClient = func(r host.Root, kubeconfig string, _ time.Duration) (kubernetes.Interface, error) {
+		d.NewClient = func(r host.Root, kubeconfig string, _ time.Duration) (kubeclient.Interface, error) {
 			if kubeconfig != "/home/op/admin.conf" || (r.Dir != "/" && r.Dir != "") {
 				t.Errorf("client from %s under %q, want the operator's kubeconfig on this machine", kubeconfig, r.Dir)
 			}
