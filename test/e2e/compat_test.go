@@ -15,6 +15,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	installphases "github.com/add2tkectl/add2tkectl/pkg/install"
+	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 )
 
@@ -47,6 +49,12 @@ var dockershimNotice = regexp.MustCompile(`Using dockershim is deprecated|will b
 // image there (pkg/kubelet, minorNoPodInfraImage).
 var podInfraNotice = regexp.MustCompile(`Flag --pod-infra-container-image has been deprecated`)
 
+// newerStatusField is the API server relaying that it does not know a field
+// of the Node status a newer kubelet reports (1.37's
+// status.nodeInfo.runningInUserNamespace before a 1.35 API server): skew,
+// not the configuration install wrote.
+var newerStatusField = regexp.MustCompile(`warnings\.go:\d+\] "Warning: unknown field \\"status\.`)
+
 // notice says whether a start-up line of a kubelet of minor on runtime is
 // one install accepts knowingly: kept in the cell as Notices, not counted as
 // warnings.
@@ -65,6 +73,9 @@ type compatCell struct {
 	Healthz  string   `json:"healthz"`
 	Warnings []string `json:"warnings"`
 	Notices  []string `json:"notices,omitempty"`
+	// SkewWarnings are an older API server's warnings about fields of the
+	// Node status a newer kubelet reports.
+	SkewWarnings []string `json:"skewWarnings,omitempty"`
 	// Ready is whether the Node turned Ready, with the pool's labels, taints
 	// and cordon; InSkew whether the kubelet is within the control plane's
 	// supported skew (Ready is required there).
@@ -163,8 +174,23 @@ func runCompatCell(t *testing.T, cell *compatCell) {
 			t.Errorf("install of kubelet %s against a 1.%d control plane: exit %d, want 3 saying the kubelet is newer than the API server\n%s",
 				version, controlPlaneMinor, res.ExitCode, res.Stderr)
 		}
-		if d := diffSnapshots(before, snapshot(t, h)); len(d) > 0 {
-			t.Errorf("a refused install changed the host:\n%s", strings.Join(d, "\n"))
+		// The refusal is journaled for status (preflight failed, with its
+		// reason); nothing else may change.
+		var changed []string
+		for _, l := range diffSnapshots(before, snapshot(t, h)) {
+			if !strings.Contains(l, " "+paths.StateDir) {
+				changed = append(changed, l)
+			}
+		}
+		if len(changed) > 0 {
+			t.Errorf("a refused install changed the host:\n%s", strings.Join(changed, "\n"))
+		}
+		var j phase.Journal
+		raw := h.Sh(t, time.Minute, `cat `+paths.JournalPath)
+		if err := json.Unmarshal([]byte(raw), &j); err != nil {
+			t.Errorf("the journal after the refusal: %v\n%s", err, raw)
+		} else if p := j.Phase(installphases.PhasePreflight); p == nil || p.Status != phase.StatusFailed || !strings.Contains(p.Error, "newer than the API server") || len(j.Phases) != 1 {
+			t.Errorf("the journal does not record the refusal alone (preflight failed, saying why):\n%s", raw)
 		}
 		cell.NewerRefused = res.ExitCode == 3
 		args = append(args, "--ignore-preflight-errors=kubelet-version")
@@ -185,6 +211,11 @@ func runCompatCell(t *testing.T, cell *compatCell) {
 	for _, l := range strings.Split(journal, "\n") {
 		if notice(runtime, minor, l) {
 			cell.Notices = append(cell.Notices, strings.TrimSpace(l))
+			continue
+		}
+		if minor > controlPlaneMinor && newerStatusField.MatchString(l) {
+			// The older API server's word on the kubelet's own Node status.
+			cell.SkewWarnings = append(cell.SkewWarnings, strings.TrimSpace(l))
 			continue
 		}
 		if kubeletWarning.MatchString(l) {
