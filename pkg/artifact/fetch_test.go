@@ -3,6 +3,7 @@ package artifact_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -245,6 +246,8 @@ func (r *recorder) Begin(a artifact.Artifact) artifact.Bar {
 	return recBar{r}
 }
 func (r *recorder) Wait() {}
+
+func (r *recorder) Writer() io.Writer { return io.Discard }
 
 type recBar struct{ r *recorder }
 

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vbauerster/mpb/v8"
@@ -17,6 +18,10 @@ type Progress interface {
 	Begin(a Artifact) Bar
 	// Wait flushes the report after the last artifact is done.
 	Wait()
+	// Writer is where other lines (log lines, warnings) go while the report
+	// is on screen: above the bars on a terminal, so no stale copy of the
+	// bars is left behind each line.
+	Writer() io.Writer
 }
 
 // Bar reports one artifact.
@@ -39,7 +44,7 @@ type Result struct {
 // which reads well in Ansible and cloud-init logs.
 func NewProgress(w io.Writer, bars bool) Progress {
 	if bars {
-		return &barProgress{p: mpb.New(mpb.WithOutput(w), mpb.WithWidth(32), mpb.WithRefreshRate(150*time.Millisecond))}
+		return &barProgress{out: w, p: mpb.New(mpb.WithOutput(w), mpb.WithWidth(32), mpb.WithRefreshRate(150*time.Millisecond), mpb.WithAutoRefresh())}
 	}
 	return &lineProgress{w: w}
 }
@@ -94,6 +99,17 @@ func (l *lineProgress) Begin(a Artifact) Bar {
 
 func (l *lineProgress) Wait() {}
 
+func (l *lineProgress) Writer() io.Writer { return lockedWriter{l} }
+
+// lockedWriter keeps other lines from interleaving with the report's.
+type lockedWriter struct{ l *lineProgress }
+
+func (w lockedWriter) Write(b []byte) (int, error) {
+	w.l.mu.Lock()
+	defer w.l.mu.Unlock()
+	return w.l.w.Write(b)
+}
+
 type lineBar struct {
 	l     *lineProgress
 	a     Artifact
@@ -114,7 +130,13 @@ func (b *lineBar) Done(r Result) {
 	}
 }
 
-type barProgress struct{ p *mpb.Progress }
+type barProgress struct {
+	p   *mpb.Progress
+	out io.Writer
+	// active counts bars on screen; mpb flushes the lines it takes at its
+	// next refresh, so it takes them only while bars keep it refreshing.
+	active atomic.Int32
+}
 
 func (p *barProgress) Begin(a Artifact) Bar {
 	bar := p.p.AddBar(a.Size,
@@ -126,19 +148,38 @@ func (p *barProgress) Begin(a Artifact) Bar {
 			decor.OnComplete(decor.AverageSpeed(decor.SizeB1024(0), "% .1f", decor.WCSyncSpace), "done"),
 		),
 	)
-	return &mpbBar{b: bar, size: a.Size}
+	p.active.Add(1)
+	return &mpbBar{b: bar, size: a.Size, active: &p.active}
 }
 
 func (p *barProgress) Wait() { p.p.Wait() }
 
+func (p *barProgress) Writer() io.Writer { return barWriter{p} }
+
+// barWriter prints lines above the bars through mpb (at its next refresh),
+// and straight to the terminal once the bars are gone.
+type barWriter struct{ p *barProgress }
+
+func (w barWriter) Write(b []byte) (int, error) {
+	if w.p.active.Load() > 0 {
+		if n, err := w.p.p.Write(b); err == nil {
+			return n, nil
+		}
+	}
+	return w.p.out.Write(b)
+}
+
 type mpbBar struct {
-	b    *mpb.Bar
-	size int64
+	b      *mpb.Bar
+	size   int64
+	active *atomic.Int32
+	done   sync.Once
 }
 
 func (b *mpbBar) SetCurrent(n int64) { b.b.SetCurrent(n) }
 
 func (b *mpbBar) Done(r Result) {
+	b.done.Do(func() { b.active.Add(-1) })
 	if r.Err != nil {
 		b.b.Abort(false)
 		return

@@ -204,7 +204,8 @@ func runPull(cmd *cobra.Command, g *Globals, to, arch string) error {
 	ctx, cancel := signalContext(cmd.Context(), log)
 	defer cancel()
 
-	progress := artifact.NewProgress(g.Stderr, !g.NoProgress && isTerminal(g.Stderr))
+	progress, progressDone := newProgress(g)
+	defer progressDone()
 	f := &artifact.Fetcher{
 		CacheDir: filepath.Join(g.Root, paths.CacheDir),
 		Client:   artifact.NewClient(site.ProxyOf(g.Site).ProxyFunc(site.Node{})),

@@ -13,7 +13,6 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 
-	"github.com/add2tkectl/add2tkectl/pkg/artifact"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/install"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
@@ -98,7 +97,8 @@ func runInstall(ctx context.Context, g *Globals, o *InstallOptions) (err error) 
 		}()
 	}
 	entry.Debug("install started")
-	progress := artifact.NewProgress(g.Stderr, !g.NoProgress && isTerminal(g.Stderr))
+	progress, progressDone := newProgress(g)
+	defer progressDone()
 	connect, closeSystemd := lazySystemd("install needs systemd as the service manager")
 	defer closeSystemd()
 	phases, err := install.Phases(install.Deps{

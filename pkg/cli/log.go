@@ -12,6 +12,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/add2tkectl/add2tkectl/pkg/artifact"
 	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/redact"
 )
@@ -42,11 +43,12 @@ func newLogger(g *Globals, toFile bool) (*logrus.Logger, func(), error) {
 	l.SetOutput(io.Discard)
 	l.SetFormatter(discardFormatter{})
 	l.SetLevel(level)
-	l.AddHook(&writerHook{
+	g.stderrLog = &writerHook{
 		w:      stderr,
 		f:      humanFormatter(isTerminal(stderr), os.Getenv("JOURNAL_STREAM") != ""),
 		levels: levelsUpTo(level),
-	})
+	}
+	l.AddHook(g.stderrLog)
 	closeFn := func() {}
 	if !toFile {
 		return l, closeFn, nil
@@ -141,6 +143,20 @@ type writerHook struct {
 
 func (h *writerHook) Levels() []logrus.Level { return h.levels }
 
+// redirect sends the hook's lines to w until restore is called (to a
+// progress report's writer while its bars are on screen).
+func (h *writerHook) redirect(w io.Writer) (restore func()) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	old := h.w
+	h.w = w
+	return func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		h.w = old
+	}
+}
+
 func (h *writerHook) Fire(e *logrus.Entry) error {
 	b, err := h.f.Format(redactEntry(e, h.raw))
 	if err != nil {
@@ -207,3 +223,15 @@ func redactValue(v any, raw bool) any {
 type discardFormatter struct{}
 
 func (discardFormatter) Format(*logrus.Entry) ([]byte, error) { return nil, nil }
+
+// newProgress is the artifact report of a command on g.Stderr: bars on a
+// terminal (unless --no-progress), plain lines otherwise. Until done is
+// called the command's log lines on stderr go through the report, so they
+// print above the bars instead of through them.
+func newProgress(g *Globals) (p artifact.Progress, done func()) {
+	p = artifact.NewProgress(g.Stderr, !g.NoProgress && isTerminal(g.Stderr))
+	if g.stderrLog == nil {
+		return p, func() {}
+	}
+	return p, g.stderrLog.redirect(p.Writer())
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -170,5 +171,30 @@ func TestHumanLinesArePlainUnderSystemd(t *testing.T) {
 	}
 	if !bytes.Contains(journal, []byte("kubelet is up")) || !bytes.Contains(journal, []byte("phase=kubelet")) {
 		t.Errorf("the plain line lost the message or fields: %q", journal)
+	}
+}
+
+// While a progress report is on stderr the log's stderr lines go through
+// its writer (above the bars), and straight to stderr again once it is done.
+func TestLogLinesGoThroughTheProgressReport(t *testing.T) {
+	var stderr bytes.Buffer
+	g := &Globals{LogLevel: "info", Root: t.TempDir(), Stderr: &stderr}
+	log, closeLog, err := newLogger(g, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeLog()
+	p, done := newProgress(g)
+	if g.stderrLog.w != p.Writer() {
+		t.Errorf("during the report the log writes to %T, want the report's writer", g.stderrLog.w)
+	}
+	log.Warn("retrying after a dropped connection")
+	done()
+	if g.stderrLog.w != io.Writer(&stderr) {
+		t.Errorf("after the report the log writes to %T, want stderr", g.stderrLog.w)
+	}
+	log.Warn("after the report")
+	if s := stderr.String(); !strings.Contains(s, "retrying after a dropped connection") || !strings.Contains(s, "after the report") {
+		t.Errorf("stderr: %q", s)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 
-	"github.com/add2tkectl/add2tkectl/pkg/artifact"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/install"
 	"github.com/add2tkectl/add2tkectl/pkg/render"
@@ -128,6 +127,8 @@ func runRender(ctx context.Context, g *Globals, o *RenderOptions) error {
 		entry.WithField("capSysResource", capRes).Info("CAP_SYS_RESOURCE: this process's (--cap-sys-resource to choose)")
 	}
 
+	progress, progressDone := newProgress(g)
+	defer progressDone()
 	res, err := render.Run(ctx, render.Options{
 		Config:         cfg,
 		Root:           host.Root{Dir: root},
@@ -137,7 +138,7 @@ func runRender(ctx context.Context, g *Globals, o *RenderOptions) error {
 		CapSysResource: capRes,
 		ArtifactsDir:   o.ArtifactsDir,
 		Arch:           o.Arch,
-		Progress:       artifact.NewProgress(g.Stderr, !g.NoProgress && isTerminal(g.Stderr)),
+		Progress:       progress,
 		PhaseProgress:  g.Stderr,
 		Site:           g.Site,
 	})

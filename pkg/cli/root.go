@@ -41,6 +41,9 @@ type Globals struct {
 	// Dialer reaches the API server and COS in preflight checks; nil means
 	// the real network. Tests set one that only reaches loopback.
 	Dialer preflight.Dialer
+
+	// stderrLog is the logger's hook writing to Stderr (set by newLogger).
+	stderrLog *writerHook
 }
 
 // NewRootCommand returns the add2tkectl command tree.
