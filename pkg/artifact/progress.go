@@ -44,6 +44,9 @@ type Result struct {
 // which reads well in Ansible and cloud-init logs.
 func NewProgress(w io.Writer, bars bool) Progress {
 	if bars {
+		// Auto refresh: mpb flushes the lines its Write takes only when it
+		// renders, and without it renders nothing on an output it does not
+		// take for a terminal (a line written then was lost).
 		return &barProgress{out: w, p: mpb.New(mpb.WithOutput(w), mpb.WithWidth(32), mpb.WithRefreshRate(150*time.Millisecond), mpb.WithAutoRefresh())}
 	}
 	return &lineProgress{w: w}

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/add2tkectl/add2tkectl/pkg/kubeclient"
 	"github.com/sirupsen/logrus"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
+	"github.com/add2tkectl/add2tkectl/pkg/kubeclient"
 	"github.com/add2tkectl/add2tkectl/pkg/paths"
 )
 

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/add2tkectl/add2tkectl/pkg/kubeclient"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -16,6 +15,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/add2tkectl/add2tkectl/pkg/kubeclient"
 	"github.com/add2tkectl/add2tkectl/pkg/paths"
 )
 

@@ -4,11 +4,11 @@ import (
 	"context"
 	"testing"
 
-	"github.com/add2tkectl/add2tkectl/pkg/kubeclient"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/add2tkectl/add2tkectl/pkg/config"
+	"github.com/add2tkectl/add2tkectl/pkg/kubeclient"
 	"github.com/add2tkectl/add2tkectl/pkg/paths"
 )
 

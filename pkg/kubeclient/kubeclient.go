@@ -1,8 +1,9 @@
 // Package kubeclient is the API client add2tkectl talks to the cluster
 // with: client-go's typed clients of the two API groups it calls (core for
 // Nodes and the cluster-info ConfigMap, certificates for the kubelet's
-// CSRs). client-go's full clientset would link every API group of
-// Kubernetes, about 15 MB of the binary, for calls no command makes.
+// CSRs). client-go's full clientset linked every group's client and apply
+// configurations, 9.0 MB of the stripped binary (make build, 57.6 MB before,
+// 48.6 MB after), for calls no command makes.
 package kubeclient
 
 import (

@@ -8,13 +8,13 @@ import (
 	"fmt"
 	"os"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/add2tkectl/add2tkectl/pkg/config"
 	installphases "github.com/add2tkectl/add2tkectl/pkg/install"
 	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
@@ -59,7 +59,7 @@ var newerStatusField = regexp.MustCompile(`warnings\.go:\d+\] "Warning: unknown 
 // one install accepts knowingly: kept in the cell as Notices, not counted as
 // warnings.
 func notice(runtime string, minor int, line string) bool {
-	return runtime == "docker" && minor < 24 && dockershimNotice.MatchString(line) ||
+	return runtime == "docker" && minor < config.FirstMinorWithoutDockershim && dockershimNotice.MatchString(line) ||
 		minor >= 24 && minor <= 28 && podInfraNotice.MatchString(line)
 }
 
@@ -129,10 +129,7 @@ func TestCompatMatrix(t *testing.T) {
 // reports how far it got.
 func runCompatCell(t *testing.T, cell *compatCell) {
 	version, runtime, suite := cell.Kubelet, cell.Runtime, cell.Host
-	minor, err := strconv.Atoi(strings.Split(version, ".")[1])
-	if err != nil {
-		t.Fatalf("version %q: want v1.MINOR.PATCH", version)
-	}
+	minor := minorOf(t, version)
 	// A kubelet up to 3 minors older than the control plane is in skew.
 	cell.InSkew = minor >= controlPlaneMinor-3 && minor <= controlPlaneMinor
 
@@ -256,6 +253,16 @@ func runCompatCell(t *testing.T, cell *compatCell) {
 	} else {
 		cell.Clean = true
 	}
+}
+
+// minorOf is the minor of a Kubernetes version such as v1.34.5.
+func minorOf(t *testing.T, version string) int {
+	t.Helper()
+	v, err := config.ParseKubernetesVersion(version)
+	if err != nil {
+		t.Fatalf("version %q: %v", version, err)
+	}
+	return v.Minor
 }
 
 // portableSetEnv publishes the portable set (scripts/e2e/build-portable.sh)

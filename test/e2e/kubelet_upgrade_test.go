@@ -11,13 +11,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
 	"github.com/add2tkectl/add2tkectl/pkg/status"
 )
@@ -119,11 +119,10 @@ func setEnv(t *testing.T, version string) []string {
 // 2 before anything changes.
 func upgradeKubelet(t *testing.T, from, to, runtime string) {
 	oldEnvs, newEnvs := setEnv(t, from), setEnv(t, to)
-	fromMinor, _ := strconv.Atoi(strings.Split(from, ".")[1])
-	minor, _ := strconv.Atoi(strings.Split(to, ".")[1])
+	fromMinor, minor := minorOf(t, from), minorOf(t, to)
 	// docker across 1.24 gains cri-dockerd in the runtime phase; nothing
 	// else of the runtime is the kubelet upgrade's to touch.
-	gainsCRIDockerd := runtime == "docker" && fromMinor < 24 && minor >= 24
+	gainsCRIDockerd := runtime == "docker" && fromMinor < config.FirstMinorWithoutDockershim && minor >= config.FirstMinorWithoutDockershim
 	h := env.FreshHost(t, "host1")
 	bin := h.InstallBundle(t, env.Bundle(t, "E2E_POOL_USER_SCRIPT=echo joined", "E2E_POOL_CORDON=false", "E2E_POOL_RUNTIME="+runtime))
 	installWith(t, h, oldEnvs, bin)
