@@ -31,7 +31,7 @@ func (j *joiner) diagnoseBootstrap() string {
 	if err != nil {
 		return fmt.Sprintf("no client certificate yet, and the bootstrap kubeconfig is unusable: %v", err)
 	}
-	list, err := c.CertificatesV1().CertificateSigningRequests().List(ctx, metav1.ListOptions{})
+	list, err := c.CertificateSigningRequests().List(ctx, metav1.ListOptions{})
 	switch {
 	case apierrors.IsUnauthorized(err):
 		return "the API server rejects the bootstrap token (401): it has expired or was deleted; get a new one from the console"

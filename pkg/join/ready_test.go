@@ -12,10 +12,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/add2tkectl/add2tkectl/pkg/kubeclient"
+	"github.com/add2tkectl/add2tkectl/pkg/kubeclient/kubeclienttest"
 	"github.com/add2tkectl/add2tkectl/pkg/paths"
 )
 
@@ -34,7 +34,7 @@ func readyAt(t time.Time) nodeOpt {
 // Satisfied must not call such a host joined.
 func TestRunKeepsWaitingOnAReadyConditionFromAnEarlierKubelet(t *testing.T) {
 	started := time.Now().Add(-3 * time.Second)
-	c := fake.NewClientset(testNode("n1", "uid-1", readyAt(started.Add(-10*time.Minute))))
+	c := kubeclienttest.New(testNode("n1", "uid-1", readyAt(started.Add(-10*time.Minute))))
 	j := newJournal()
 	d := testDeps(t, bootstrapped(t), j, clients(map[string]kubeclient.Interface{paths.KubeletKubeconfig: c}))
 	d.KubeletStarted = func(context.Context) (time.Time, error) { return started, nil }
@@ -52,7 +52,7 @@ func TestRunKeepsWaitingOnAReadyConditionFromAnEarlierKubelet(t *testing.T) {
 
 func TestRunAcceptsTheReadyConditionTheRunningKubeletReported(t *testing.T) {
 	started := time.Now().Add(-3 * time.Second)
-	c := fake.NewClientset(testNode("n1", "uid-1", readyAt(started.Add(-10*time.Minute))))
+	c := kubeclienttest.New(testNode("n1", "uid-1", readyAt(started.Add(-10*time.Minute))))
 	nodes := schema.GroupVersionResource{Version: "v1", Resource: "nodes"}
 	// The new kubelet's first status arrives after a few reads: NotReady
 	// (no CNI yet), then Ready.
@@ -110,7 +110,7 @@ func TestReadyFrom(t *testing.T) {
 }
 
 func TestRunSaysTheKubeletIsNotRunning(t *testing.T) {
-	c := fake.NewClientset(testNode("n1", "uid-1", readyAt(time.Now())))
+	c := kubeclienttest.New(testNode("n1", "uid-1", readyAt(time.Now())))
 	j := newJournal()
 	d := testDeps(t, bootstrapped(t), j, clients(map[string]kubeclient.Interface{paths.KubeletKubeconfig: c}))
 	d.KubeletStarted = func(context.Context) (time.Time, error) { return time.Time{}, nil }

@@ -38,13 +38,12 @@ import (
 
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
-	"github.com/add2tkectl/add2tkectl/pkg/kubeclient"
 	"github.com/add2tkectl/add2tkectl/pkg/paths"
 )
 
 type realEnv struct {
 	state  string
-	admin  kubeclient.Interface
+	admin  kubernetes.Interface
 	server string
 	caPEM  []byte
 }
@@ -69,15 +68,28 @@ func needRealAPI(t *testing.T) *realEnv {
 	return &realEnv{state: state, admin: admin, server: cfg.Host, caPEM: ca}
 }
 
+// kubeletClient is the client the test acts as the kubelet with: client-go's
+// clientset (creating CSRs and Nodes is the kubelet's part, not ours) with
+// the credentials add2tkectl would read.
+func kubeletClient(t *testing.T, root host.Root, kubeconfig string) kubernetes.Interface {
+	t.Helper()
+	cfg, err := RESTConfig(root, kubeconfig, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs
+}
+
 // bootstrapLikeTheKubelet makes the kubelet's client CSR with the bootstrap
 // token, waits for the controller manager to approve and sign it, and writes
 // kubelet-client-current.pem and kubelet.conf as the kubelet does.
 func bootstrapLikeTheKubelet(t *testing.T, e *realEnv, root host.Root, node string) {
 	t.Helper()
-	boot, err := NewClient(root, BootstrapKubeconfig, 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	boot := kubeletClient(t, root, BootstrapKubeconfig)
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
 		Subject: pkix.Name{CommonName: "system:node:" + node, Organization: []string{"system:nodes"}}}, key)
@@ -158,10 +170,7 @@ func TestRealJoin(t *testing.T) {
 
 	// 3. The kubelet registers its Node, NotReady, with an old taint value and
 	// a label the pool applied before and no longer configures.
-	nc, err := NewClient(root, paths.KubeletKubeconfig, 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc := kubeletClient(t, root, paths.KubeletKubeconfig)
 	if _, err := nc.CoreV1().Nodes().Create(ctx, &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{Name: node, Labels: map[string]string{
 			config.LabelLocation: "idc-e2e", "pool.example.com/old": "x", "admin.example.com/keep": "y"}},

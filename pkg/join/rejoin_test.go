@@ -5,10 +5,10 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/kubeclient"
+	"github.com/add2tkectl/add2tkectl/pkg/kubeclient/kubeclienttest"
 	"github.com/add2tkectl/add2tkectl/pkg/paths"
 )
 
@@ -21,7 +21,7 @@ func TestRunClearsTheUninstallMarkOfANodeJoinedAgain(t *testing.T) {
 		n := testNode("n1", "uid-1", ready(corev1.ConditionTrue, "", ""),
 			withLabels(map[string]string{config.LabelLocation: "idc-sh-01", LabelUninstalled: "true", "other": "x"}), withTaints(configuredTaint))
 		n.Spec.Unschedulable = true
-		c := fake.NewClientset(n)
+		c := kubeclienttest.New(n)
 		j := newJournal() // uninstall removed the journal
 		d := testDeps(t, root, j, clients(map[string]kubeclient.Interface{paths.KubeletKubeconfig: c}))
 		d.Config.NodePool.Cordon = cordon

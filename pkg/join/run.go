@@ -161,7 +161,7 @@ func (j *joiner) waitRegistered(ctx context.Context) (kubeclient.Interface, *cor
 			j.log.WithField("node", j.d.NodeName).Info("waiting for the Node to be registered")
 			j.last = "node not registered"
 			err = poll(ctx, j.d.Backoff, func(ctx context.Context) (bool, error) {
-				n, err := client.CoreV1().Nodes().Get(ctx, j.d.NodeName, metav1.GetOptions{})
+				n, err := client.Nodes().Get(ctx, j.d.NodeName, metav1.GetOptions{})
 				switch {
 				case err == nil:
 					node = n
@@ -304,7 +304,7 @@ func (j *joiner) patch(ctx context.Context, step Step, c kubeclient.Interface, p
 	var fatal error
 	j.last = "the API server did not accept the change yet"
 	err := poll(ctx, j.d.Backoff, func(ctx context.Context) (bool, error) {
-		_, err := c.CoreV1().Nodes().Patch(ctx, j.d.NodeName, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: "add2tkectl"})
+		_, err := c.Nodes().Patch(ctx, j.d.NodeName, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: "add2tkectl"})
 		switch {
 		case err == nil:
 			return true, nil
@@ -329,7 +329,7 @@ func (j *joiner) waitReady(ctx context.Context, c kubeclient.Interface) error {
 	j.log.WithField("node", j.d.NodeName).Info("waiting for the Node to be Ready")
 	j.last = "NotReady: the kubelet has not reported a Ready condition yet"
 	err := poll(ctx, j.d.Backoff, func(ctx context.Context) (bool, error) {
-		n, err := c.CoreV1().Nodes().Get(ctx, j.d.NodeName, metav1.GetOptions{})
+		n, err := c.Nodes().Get(ctx, j.d.NodeName, metav1.GetOptions{})
 		if err != nil {
 			// A read cut short by the deadline itself says nothing: the
 			// reason the operator reads stays the last one the Node gave.

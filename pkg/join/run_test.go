@@ -12,11 +12,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/kubeclient"
+	"github.com/add2tkectl/add2tkectl/pkg/kubeclient/kubeclienttest"
 	"github.com/add2tkectl/add2tkectl/pkg/paths"
 )
 
@@ -24,7 +24,7 @@ var configuredTaint = corev1.Taint{Key: "key1", Value: "value1", Effect: corev1.
 
 func getNode(t *testing.T, c kubeclient.Interface, name string) *corev1.Node {
 	t.Helper()
-	n, err := c.CoreV1().Nodes().Get(context.Background(), name, metav1.GetOptions{})
+	n, err := c.Nodes().Get(context.Background(), name, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +33,7 @@ func getNode(t *testing.T, c kubeclient.Interface, name string) *corev1.Node {
 
 func TestRunCordonsOnlyAtFirstJoin(t *testing.T) {
 	root := bootstrapped(t)
-	c := fake.NewClientset(testNode("n1", "uid-1", ready(corev1.ConditionTrue, "", ""),
+	c := kubeclienttest.New(testNode("n1", "uid-1", ready(corev1.ConditionTrue, "", ""),
 		withLabels(map[string]string{config.LabelLocation: "idc-sh-01"}), withTaints(configuredTaint)))
 	j := newJournal()
 	d := testDeps(t, root, j, clients(map[string]kubeclient.Interface{paths.KubeletKubeconfig: c}))
@@ -54,7 +54,7 @@ func TestRunCordonsOnlyAtFirstJoin(t *testing.T) {
 	}
 
 	// The user script uncordons; a later install must not cordon again.
-	if _, err := c.CoreV1().Nodes().Patch(context.Background(), "n1", "application/merge-patch+json",
+	if _, err := c.Nodes().Patch(context.Background(), "n1", "application/merge-patch+json",
 		[]byte(`{"spec":{"unschedulable":false}}`), metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestRunCordonsOnlyAtFirstJoin(t *testing.T) {
 
 func TestRunCordonsANodeRegisteredAgain(t *testing.T) {
 	root := bootstrapped(t)
-	c := fake.NewClientset(testNode("n1", "uid-2", ready(corev1.ConditionTrue, "", "")))
+	c := kubeclienttest.New(testNode("n1", "uid-2", ready(corev1.ConditionTrue, "", "")))
 	j := newJournal()
 	j.Set(KeyNodeUID, "uid-1")
 	j.Set(KeyCordoned, "uid-1") // cordoned the Node that was deleted since
@@ -92,7 +92,7 @@ func TestRunCordonsANodeRegisteredAgain(t *testing.T) {
 
 func TestRunCordonsBeforeReady(t *testing.T) {
 	root := bootstrapped(t)
-	c := fake.NewClientset(testNode("n1", "uid-1", ready(corev1.ConditionFalse, "KubeletNotReady", "cni plugin not initialized")))
+	c := kubeclienttest.New(testNode("n1", "uid-1", ready(corev1.ConditionFalse, "KubeletNotReady", "cni plugin not initialized")))
 	nodes := schema.GroupVersionResource{Version: "v1", Resource: "nodes"}
 	var readyAtPatch *bool
 	c.PrependReactor("patch", "nodes", func(k8stesting.Action) (bool, runtime.Object, error) {
@@ -128,7 +128,7 @@ func TestRunCordonsBeforeReady(t *testing.T) {
 
 func TestRunReconcilesOnlyTheLabelsThePoolOwns(t *testing.T) {
 	root := bootstrapped(t)
-	c := fake.NewClientset(testNode("n1", "uid-1", ready(corev1.ConditionTrue, "", ""),
+	c := kubeclienttest.New(testNode("n1", "uid-1", ready(corev1.ConditionTrue, "", ""),
 		withLabels(map[string]string{
 			config.LabelLocation:     "idc-old",
 			"pool.example.com/gone":  "x",
@@ -176,7 +176,7 @@ func TestRunReconcilesOnlyTheLabelsThePoolOwns(t *testing.T) {
 
 func TestRunRefusedLabelSaysWhatToDo(t *testing.T) {
 	root := bootstrapped(t)
-	c := fake.NewClientset(testNode("n1", "uid-1", ready(corev1.ConditionTrue, "", "")))
+	c := kubeclienttest.New(testNode("n1", "uid-1", ready(corev1.ConditionTrue, "", "")))
 	c.PrependReactor("patch", "nodes", func(k8stesting.Action) (bool, runtime.Object, error) {
 		return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "nodes"}, "n1", errors.New("is not allowed to modify labels: node-role.kubernetes.io/worker"))
 	})
@@ -192,7 +192,7 @@ func TestRunRefusedLabelSaysWhatToDo(t *testing.T) {
 
 func TestRunReportsTaintDrift(t *testing.T) {
 	root := bootstrapped(t)
-	c := fake.NewClientset(testNode("n1", "uid-1", ready(corev1.ConditionTrue, "", ""),
+	c := kubeclienttest.New(testNode("n1", "uid-1", ready(corev1.ConditionTrue, "", ""),
 		withLabels(map[string]string{config.LabelLocation: "idc-sh-01"}),
 		withTaints(corev1.Taint{Key: "key1", Value: "old", Effect: corev1.TaintEffectPreferNoSchedule})))
 	j := newJournal()
@@ -227,21 +227,21 @@ func TestRunTimeoutNamesTheStep(t *testing.T) {
 			root := emptyRoot(t)
 			writeFile(t, root, BootstrapKubeconfig, []byte("x"))
 			j := newJournal()
-			boot := fake.NewClientset(pendingCSR, csrFor(t, "other-node", "csr-other"))
+			boot := kubeclienttest.New(pendingCSR, csrFor(t, "other-node", "csr-other"))
 			return testDeps(t, root, j, clients(map[string]kubeclient.Interface{BootstrapKubeconfig: boot})), j
 		}, StepBootstrap, "CSR pending: csr-pending awaits approval"},
 		{"CSR denied", func(t *testing.T) (Deps, *journal) {
 			root := emptyRoot(t)
 			writeFile(t, root, BootstrapKubeconfig, []byte("x"))
 			j := newJournal()
-			boot := fake.NewClientset(denied)
+			boot := kubeclienttest.New(denied)
 			return testDeps(t, root, j, clients(map[string]kubeclient.Interface{BootstrapKubeconfig: boot})), j
 		}, StepBootstrap, "CSR csr-denied was denied"},
 		{"bootstrap may not list CSRs", func(t *testing.T) (Deps, *journal) {
 			root := emptyRoot(t)
 			writeFile(t, root, BootstrapKubeconfig, []byte("x"))
 			j := newJournal()
-			boot := fake.NewClientset()
+			boot := kubeclienttest.New()
 			boot.PrependReactor("list", "certificatesigningrequests", func(k8stesting.Action) (bool, runtime.Object, error) {
 				return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "certificatesigningrequests"}, "", errors.New("no"))
 			})
@@ -249,11 +249,11 @@ func TestRunTimeoutNamesTheStep(t *testing.T) {
 		}, StepBootstrap, "no client certificate yet: the CSR is not approved/signed"},
 		{"node not registered", func(t *testing.T) (Deps, *journal) {
 			j := newJournal()
-			return testDeps(t, bootstrapped(t), j, clients(map[string]kubeclient.Interface{paths.KubeletKubeconfig: fake.NewClientset()})), j
+			return testDeps(t, bootstrapped(t), j, clients(map[string]kubeclient.Interface{paths.KubeletKubeconfig: kubeclienttest.New()})), j
 		}, StepRegister, "node not registered"},
 		{"NotReady with the kubelet's reason", func(t *testing.T) (Deps, *journal) {
 			j := newJournal()
-			c := fake.NewClientset(testNode("n1", "uid-1", ready(corev1.ConditionFalse, "KubeletNotReady", "container runtime network not ready: cni plugin not initialized")))
+			c := kubeclienttest.New(testNode("n1", "uid-1", ready(corev1.ConditionFalse, "KubeletNotReady", "container runtime network not ready: cni plugin not initialized")))
 			return testDeps(t, bootstrapped(t), j, clients(map[string]kubeclient.Interface{paths.KubeletKubeconfig: c})), j
 		}, StepReady, "NotReady: KubeletNotReady: container runtime network not ready: cni plugin not initialized"},
 	}
@@ -277,8 +277,8 @@ func TestRunTimeoutNamesTheStep(t *testing.T) {
 }
 
 func TestRunStaleCredentials(t *testing.T) {
-	unauthorized := func() *fake.Clientset {
-		c := fake.NewClientset()
+	unauthorized := func() *kubeclienttest.Fake {
+		c := kubeclienttest.New()
 		c.PrependReactor("get", "nodes", func(k8stesting.Action) (bool, runtime.Object, error) {
 			return true, nil, apierrors.NewUnauthorized("Unauthorized")
 		})
@@ -296,7 +296,7 @@ func TestRunStaleCredentials(t *testing.T) {
 	t.Run("renewed by removing them and restarting the kubelet", func(t *testing.T) {
 		root := bootstrapped(t)
 		j := newJournal()
-		good := fake.NewClientset(testNode("n1", "uid-1", ready(corev1.ConditionTrue, "", ""),
+		good := kubeclienttest.New(testNode("n1", "uid-1", ready(corev1.ConditionTrue, "", ""),
 			withLabels(map[string]string{config.LabelLocation: "idc-sh-01"}), withTaints(configuredTaint)))
 		current := kubeclient.Interface(unauthorized())
 		d := testDeps(t, root, j, func(_ hostRoot, p string, _ time.Duration) (kubeclient.Interface, error) { return current, nil })

@@ -35,7 +35,7 @@ func Satisfied(ctx context.Context, d Deps) (bool, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, SatisfiedTimeout)
 	defer cancel()
-	n, err := c.CoreV1().Nodes().Get(ctx, d.NodeName, metav1.GetOptions{})
+	n, err := c.Nodes().Get(ctx, d.NodeName, metav1.GetOptions{})
 	if err != nil {
 		log.WithError(err).Debug("join not satisfied: cannot read the Node")
 		return false, nil

@@ -86,7 +86,7 @@ func DetectStaleCredentials(ctx context.Context, d Deps) (reason string, err err
 	}
 	ctx, cancel := context.WithTimeout(ctx, SatisfiedTimeout)
 	defer cancel()
-	_, err = c.CoreV1().Nodes().Get(ctx, d.NodeName, metav1.GetOptions{})
+	_, err = c.Nodes().Get(ctx, d.NodeName, metav1.GetOptions{})
 	if apierrors.IsUnauthorized(err) {
 		return "the API server rejects the kubelet's client certificate (401)", nil
 	}

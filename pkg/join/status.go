@@ -55,7 +55,7 @@ func Status(ctx context.Context, root host.Root, nodeName string, timeout time.D
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	n, err := c.CoreV1().Nodes().Get(ctx, nodeName, metav1.GetOptions{})
+	n, err := c.Nodes().Get(ctx, nodeName, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
 		st.Reason = "node not registered"

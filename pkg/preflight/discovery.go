@@ -108,7 +108,7 @@ func DiscoverCA(ctx context.Context, dialer Dialer, addr APIServerAddress, pins 
 	if err != nil {
 		return DiscoveredCA{}, fmt.Errorf("build a client for %s: %w", target, err)
 	}
-	cm, err := cs.CoreV1().ConfigMaps(ClusterInfoNamespace).Get(ctx, ClusterInfoName, metav1.GetOptions{})
+	cm, err := cs.ConfigMaps(ClusterInfoNamespace).Get(ctx, ClusterInfoName, metav1.GetOptions{})
 	noDiscovery := "this cluster does not publish its CA for discovery: set cluster.apiServer.caData (base64 of the cluster CA) instead of caCertHashes, or publish " + where + " readable by system:anonymous as kubeadm does"
 	switch {
 	case apierrors.IsNotFound(err):

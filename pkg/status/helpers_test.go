@@ -18,7 +18,6 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/add2tkectl/add2tkectl/pkg/component"
 	"github.com/add2tkectl/add2tkectl/pkg/components"
@@ -26,6 +25,7 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/join"
 	"github.com/add2tkectl/add2tkectl/pkg/kubeclient"
+	"github.com/add2tkectl/add2tkectl/pkg/kubeclient/kubeclienttest"
 	"github.com/add2tkectl/add2tkectl/pkg/kubelet"
 	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
@@ -80,7 +80,7 @@ type testHost struct {
 	healthz  *httptest.Server
 	healthy  atomic.Bool
 	node     *corev1.Node
-	api      kubeclient.Interface
+	api      *kubeclienttest.Fake
 	rtServer *grpc.Server
 	rtDone   chan struct{}
 }
@@ -121,7 +121,7 @@ func newHost(t testing.TB) *testHost {
 			NodeInfo:   corev1.NodeSystemInfo{KubeletVersion: "v1.35.4"},
 		},
 	}
-	h.api = fake.NewClientset(h.node)
+	h.api = kubeclienttest.New(h.node)
 	h.writeFile(paths.KubeletKubeconfig, []byte("apiVersion: v1\nkind: Config\n"), 0o600)
 	h.writeLastRun(`{"time":"2026-11-27T20:06:00Z","sha256":"` + sha256Hex([]byte(h.cfg.NodePool.UserScript)) +
 		`","attempts":1,"exitCode":0,"succeeded":true,"duration":"120ms","logPath":"/usr/local/qcloud/tke/userscript/userscript.log"}`)

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 	"sigs.k8s.io/yaml"
 )
@@ -24,7 +23,7 @@ func TestReportHasNoSecret(t *testing.T) {
 		http.Error(w, leak, http.StatusInternalServerError)
 	})
 	// The API client fails with an error that quotes them.
-	h.api.(*fake.Clientset).PrependReactor("get", "nodes", func(k8stesting.Action) (bool, runtime.Object, error) {
+	h.api.PrependReactor("get", "nodes", func(k8stesting.Action) (bool, runtime.Object, error) {
 		return true, nil, errors.New(leak)
 	})
 	// The bootstrap kubeconfig (with the token) changed: its path is

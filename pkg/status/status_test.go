@@ -16,7 +16,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/add2tkectl/add2tkectl/pkg/config"
@@ -126,7 +125,7 @@ func TestEachDegradedReasonIsNamed(t *testing.T) {
 		}, "node not registered"},
 		{"not joined", func(h *testHost, _ *Deps) { _ = os.Remove(h.root.Path(paths.KubeletKubeconfig)) }, "node has not joined (no kubelet credentials)"},
 		{"credentials rejected", func(h *testHost, _ *Deps) {
-			h.api.(*fake.Clientset).PrependReactor("get", "nodes", func(k8stesting.Action) (bool, runtime.Object, error) {
+			h.api.PrependReactor("get", "nodes", func(k8stesting.Action) (bool, runtime.Object, error) {
 				return true, nil, apierrors.NewUnauthorized("certificate expired")
 			})
 		}, "API server refused the node's request"},

@@ -48,7 +48,7 @@ func (u *Uninstall) planNode(ctx context.Context) ([]string, error) {
 		if err != nil {
 			return nil, err // a bad --kubeconfig is the operator's to fix first
 		}
-		_, err = c.CoreV1().Nodes().Get(ctx, u.d.NodeName, metav1.GetOptions{})
+		_, err = c.Nodes().Get(ctx, u.d.NodeName, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			return nil, nil
 		}
@@ -71,7 +71,7 @@ func (u *Uninstall) runNode(ctx context.Context) error {
 		u.warn("node", "cannot use the node's credentials (%v): cordon and delete Node %s from the cluster yourself", err, u.d.NodeName)
 		return nil
 	}
-	_, err = c.CoreV1().Nodes().Patch(ctx, u.d.NodeName, types.StrategicMergePatchType, markPatch(), metav1.PatchOptions{})
+	_, err = c.Nodes().Patch(ctx, u.d.NodeName, types.StrategicMergePatchType, markPatch(), metav1.PatchOptions{})
 	switch {
 	case err == nil:
 		u.d.Log.WithFields(logrus.Fields{"node": u.d.NodeName, "label": LabelUninstalled + "=true"}).Info("Node cordoned and labelled; delete it with `kubectl delete node` or run uninstall with --kubeconfig")
@@ -95,7 +95,7 @@ func (u *Uninstall) deleteNode(ctx context.Context) error {
 		u2 := types.UID(uid)
 		opts.Preconditions = &metav1.Preconditions{UID: &u2}
 	}
-	err = c.CoreV1().Nodes().Delete(ctx, u.d.NodeName, opts)
+	err = c.Nodes().Delete(ctx, u.d.NodeName, opts)
 	switch {
 	case err == nil:
 		u.d.Log.WithField("node", u.d.NodeName).Info("Node deleted")

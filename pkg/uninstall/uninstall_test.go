@@ -19,7 +19,6 @@ import (
 	"github.com/sirupsen/logrus"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/add2tkectl/add2tkectl/pkg/binary"
 	"github.com/add2tkectl/add2tkectl/pkg/component"
@@ -27,6 +26,7 @@ import (
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/install"
 	"github.com/add2tkectl/add2tkectl/pkg/kubeclient"
+	"github.com/add2tkectl/add2tkectl/pkg/kubeclient/kubeclienttest"
 	"github.com/add2tkectl/add2tkectl/pkg/kubelet"
 	"github.com/add2tkectl/add2tkectl/pkg/paths"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
@@ -525,7 +525,7 @@ func TestUninstallAfterAPartialInstall(t *testing.T) {
 
 func TestNodeIsCordonedAndLabelledWithTheNodesCredentials(t *testing.T) {
 	f := newFixture(t)
-	cs := fake.NewSimpleClientset(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node1", Labels: map[string]string{"a": "b"}}})
+	cs := kubeclienttest.New(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node1", Labels: map[string]string{"a": "b"}}})
 	var used []string
 	_, u, err := f.run(false, func(d *Deps) {
 		d.NewClient = func(r host.Root, kubeconfig string, _ time.Duration) (kubeclient.Interface, error) {
@@ -556,7 +556,7 @@ func TestNodeIsCordonedAndLabelledWithTheNodesCredentials(t *testing.T) {
 
 func TestNodeIsDeletedWithAnAdminKubeconfig(t *testing.T) {
 	f := newFixture(t)
-	cs := fake.NewSimpleClientset(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node1"}})
+	cs := kubeclienttest.New(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node1"}})
 	deps := func(d *Deps) {
 		d.Kubeconfig = "/home/op/admin.conf"
 		d.NewClient = func(r host.Root, kubeconfig string, _ time.Duration) (kubeclient.Interface, error) {
