@@ -4,7 +4,7 @@ COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X github.com/add2tkectl/add2tkectl/pkg/cli.version=$(VERSION) -X github.com/add2tkectl/add2tkectl/pkg/cli.commit=$(COMMIT)
 GO      ?= go
 
-.PHONY: build test lint fmt check deps bench-download release-check release-snapshot packages faults fuzz
+.PHONY: build test lint fmt check deps bench bench-download release-check release-snapshot packages faults fuzz
 
 # check is README's test command: everything CI runs, from a fresh machine.
 check: deps build lint test packages e2e
@@ -27,6 +27,12 @@ lint:
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
+
+# bench prints where install's time goes beside the physical floor, the
+# no-op, status and uninstall times, peak RSS and the binary's size, on fresh
+# hosts of the e2e environment (scripts/bench.sh; about 5 minutes warm).
+bench: build
+	scripts/bench.sh
 
 bench-download: build
 	scripts/bench-download.sh
