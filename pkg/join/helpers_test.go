@@ -102,7 +102,7 @@ func testDeps(t testing.TB, root host.Root, j *journal, f ClientFactory) Deps {
 		NodeName:  "n1",
 		Timeout:   5 * time.Second,
 		Fact:      j.Get,
-		Backoff:   Backoff{Initial: time.Millisecond, Max: 5 * time.Millisecond},
+		Backoff:   Backoff{First: time.Millisecond, Max: 5 * time.Millisecond},
 		NewClient: f,
 	}
 }

@@ -3,33 +3,32 @@ package join
 import (
 	"context"
 	"time"
+
+	"github.com/add2tkectl/add2tkectl/pkg/wait"
 )
 
 // Backoff spaces the polls of the API and the files while waiting.
-type Backoff struct {
-	Initial time.Duration // first pause
-	Max     time.Duration // pauses grow by half up to this
-}
+type Backoff = wait.Pauses
 
-// DefaultBackoff answers within a fraction of a second when the kubelet is
-// quick (warm control plane: Ready in ~1 s) without hammering a slow one.
-var DefaultBackoff = Backoff{Initial: 100 * time.Millisecond, Max: 3 * time.Second}
+// DefaultBackoff answers within a quarter of a second of the kubelet's
+// bootstrap, registration and Ready (warm control plane: Ready in ~1 s):
+// at most 4 requests a second for the first 20 s of a wait, then growing to
+// one every 3 s, so a fleet whose nodes stall does not hammer the API server.
+var DefaultBackoff = Backoff{First: 50 * time.Millisecond, Fast: 250 * time.Millisecond, FastFor: 20 * time.Second, Max: 3 * time.Second}
 
-func (b Backoff) orDefault() Backoff {
-	if b.Initial <= 0 {
-		b.Initial = DefaultBackoff.Initial
-	}
-	if b.Max < b.Initial {
-		b.Max = max(DefaultBackoff.Max, b.Initial)
+func orDefault(b Backoff) Backoff {
+	if b == (Backoff{}) {
+		return DefaultBackoff
 	}
 	return b
 }
 
-// poll calls cond until it reports done or an error, pausing with growing
-// intervals; it returns ctx's error once the context ends first.
+// poll calls cond until it reports done or an error, pausing as b says; it
+// returns ctx's error once the context ends first.
 func poll(ctx context.Context, b Backoff, cond func(context.Context) (bool, error)) error {
-	b = b.orDefault()
-	delay := b.Initial
+	b = orDefault(b)
+	start := time.Now()
+	delay := b.Initial()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	<-timer.C
@@ -44,6 +43,6 @@ func poll(ctx context.Context, b Backoff, cond func(context.Context) (bool, erro
 			return ctx.Err()
 		case <-timer.C:
 		}
-		delay = min(delay+delay/2, b.Max)
+		delay = b.Next(delay, time.Since(start))
 	}
 }

@@ -114,7 +114,7 @@ func bootstrapLikeTheKubelet(t *testing.T, e *realEnv, root host.Root, node stri
 	var cert []byte
 	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	if err := poll(wctx, Backoff{Initial: 50 * time.Millisecond, Max: time.Second}, func(ctx context.Context) (bool, error) {
+	if err := poll(wctx, Backoff{First: 50 * time.Millisecond, Max: time.Second}, func(ctx context.Context) (bool, error) {
 		c, err := boot.CertificatesV1().CertificateSigningRequests().Get(ctx, csr.Name, metav1.GetOptions{})
 		if err == nil && len(c.Status.Certificate) > 0 {
 			cert = c.Status.Certificate
@@ -149,7 +149,7 @@ func TestRealJoin(t *testing.T) {
 	d.Config.NodePool.Cordon = true
 	d.Config.NodePool.Labels = map[string]string{config.LabelLocation: "idc-e2e", "pool.example.com/tier": "gold"}
 	d.Config.NodePool.Taints = []config.Taint{{Key: "key1", Value: "value1", Effect: "PreferNoSchedule"}}
-	d.Backoff = Backoff{Initial: 50 * time.Millisecond, Max: 500 * time.Millisecond}
+	d.Backoff = Backoff{First: 50 * time.Millisecond, Max: 500 * time.Millisecond}
 
 	// 1. No CSR yet: the bootstrap token may list CSRs, so the step says so.
 	d.Timeout = time.Second
@@ -200,7 +200,7 @@ func TestRealJoin(t *testing.T) {
 		defer close(done)
 		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		_ = poll(wctx, Backoff{Initial: 20 * time.Millisecond, Max: 200 * time.Millisecond}, func(ctx context.Context) (bool, error) {
+		_ = poll(wctx, Backoff{First: 20 * time.Millisecond, Max: 200 * time.Millisecond}, func(ctx context.Context) (bool, error) {
 			n, err := e.admin.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
 			return err == nil && n.Spec.Unschedulable, nil
 		})

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -18,7 +17,7 @@ func Healthy(ctx context.Context, url string) error {
 
 // WaitHealthy polls url with backoff until the kubelet says ok or ctx ends.
 func WaitHealthy(ctx context.Context, url string, log logrus.FieldLogger) error {
-	last, err := wait.Answer(ctx, 200*time.Millisecond, func(ctx context.Context) error { return Healthy(ctx, url) }, func(error) {
+	last, err := wait.Answer(ctx, func(ctx context.Context) error { return Healthy(ctx, url) }, func(error) {
 		log.WithFields(logrus.Fields{"component": Component, "url": url}).Info("waiting for the kubelet to be healthy")
 	})
 	if err != nil {

@@ -11,21 +11,69 @@ import (
 	"time"
 )
 
-const (
-	// attemptTimeout bounds one attempt: a local socket or port answers
-	// in milliseconds, or is not up yet.
-	attemptTimeout = 2 * time.Second
-	// maxPause caps the pauses between attempts.
-	maxPause = 2 * time.Second
-)
+// attemptTimeout bounds one attempt: a local socket or port answers in
+// milliseconds, or is not up yet.
+const attemptTimeout = 2 * time.Second
+
+// Pauses is how a wait spaces its attempts: First, then each half as long
+// again, up to Fast while the wait is younger than FastFor (what is waited
+// for usually comes within seconds, and an answer that comes just after an
+// attempt is late by at most Fast), then up to Max (a wait that stalls does
+// not keep hammering what it asks).
+type Pauses struct {
+	First   time.Duration
+	Fast    time.Duration
+	FastFor time.Duration
+	Max     time.Duration
+}
+
+// LocalPauses are the pauses of the waits for a local service: asking a
+// socket costs microseconds, so the attempts stay close.
+var LocalPauses = Pauses{First: 50 * time.Millisecond, Fast: 200 * time.Millisecond, FastFor: 30 * time.Second, Max: 2 * time.Second}
+
+// Next is the pause after pause, once the wait has lasted waited. Zero
+// fields take LocalPauses' values, except that a Max without a Fast is both
+// (no fast start); Fast and Max are at least First.
+func (p Pauses) Next(pause, waited time.Duration) time.Duration {
+	p = p.orDefault()
+	limit := p.Max
+	if waited < p.FastFor {
+		limit = p.Fast
+	}
+	return max(min(pause+pause/2, limit), p.First)
+}
+
+// Initial is the first pause.
+func (p Pauses) Initial() time.Duration { return p.orDefault().First }
+
+func (p Pauses) orDefault() Pauses {
+	d := LocalPauses
+	if p.First <= 0 {
+		p.First = d.First
+	}
+	switch {
+	case p.Fast <= 0 && p.Max <= 0:
+		p.Fast, p.Max = d.Fast, d.Max
+	case p.Fast <= 0:
+		p.Fast = p.Max
+	case p.Max <= 0:
+		p.Max = max(d.Max, p.Fast)
+	}
+	if p.FastFor <= 0 {
+		p.FastFor = d.FastFor
+	}
+	p.Fast = max(p.Fast, p.First)
+	p.Max = max(p.Max, p.Fast)
+	return p
+}
 
 // Answer calls try until it succeeds or ctx ends, each attempt bounded by
-// two seconds, pausing first and then twice as long each time, up to two
-// seconds. firstFailure, when set, is called once, after the first failed
-// attempt (to say what is waited for). When ctx ends first, Answer returns
-// the last attempt's error and ctx's.
-func Answer(ctx context.Context, first time.Duration, try func(context.Context) error, firstFailure func(error)) (last, err error) {
-	pause := first
+// two seconds, pausing as LocalPauses says. firstFailure, when set, is
+// called once, after the first failed attempt (to say what is waited for).
+// When ctx ends first, Answer returns the last attempt's error and ctx's.
+func Answer(ctx context.Context, try func(context.Context) error, firstFailure func(error)) (last, err error) {
+	start := time.Now()
+	pause := LocalPauses.Initial()
 	timer := time.NewTimer(0)
 	<-timer.C
 	defer timer.Stop()
@@ -45,7 +93,7 @@ func Answer(ctx context.Context, first time.Duration, try func(context.Context) 
 			return last, ctx.Err()
 		case <-timer.C:
 		}
-		pause = min(2*pause, maxPause)
+		pause = LocalPauses.Next(pause, time.Since(start))
 	}
 }
 

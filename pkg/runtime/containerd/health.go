@@ -19,7 +19,7 @@ func WaitReady(ctx context.Context, socket string, log logrus.FieldLogger) error
 		return fmt.Errorf("containerd client for %s: %w", socket, err)
 	}
 	defer c.Close()
-	last, err := wait.Answer(ctx, 100*time.Millisecond, func(ctx context.Context) error {
+	last, err := wait.Answer(ctx, func(ctx context.Context) error {
 		v, err := c.Version(ctx)
 		if err == nil {
 			log.WithFields(logrus.Fields{"component": Component, "version": v.Version}).Debug("containerd answers")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -221,7 +220,7 @@ func Ping(ctx context.Context, socket string) error {
 
 // WaitReady polls /_ping with backoff until dockerd answers or ctx ends.
 func WaitReady(ctx context.Context, socket string, log logrus.FieldLogger) error {
-	last, err := wait.Answer(ctx, 100*time.Millisecond, func(ctx context.Context) error { return Ping(ctx, socket) }, func(error) {
+	last, err := wait.Answer(ctx, func(ctx context.Context) error { return Ping(ctx, socket) }, func(error) {
 		log.WithFields(logrus.Fields{"component": Component, "socket": socket}).Info("waiting for dockerd to answer")
 	})
 	if err != nil {
