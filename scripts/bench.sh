@@ -95,13 +95,34 @@ for i in $(seq "$RUNS"); do
 		< <(jq -r '.phases[] | [.name, .durationSeconds] | @tsv' "$W/install.out")
 	sample "rss install (own)" "$(cost install hwmKiB)"
 	sample "rss install (with children)" "$(cost install maxRSSKiB)"
-
-	# The download floor: curl, the same artifacts, the same links.
+	# What install fetched: the cached artifacts of its manifest.
 	x cat /var/lib/add2tkectl/manifest.json | jq -r .payload | base64 -d >"$W/manifest"
 	x ls /var/cache/add2tkectl >"$W/cached"
 	jq -r --rawfile c "$W/cached" '.artifacts[] | select(.sha256 as $s | $c | split("\n") | index($s)) | .urls[0]' \
 		"$W/manifest" >"$W/urls"
 	[ -s "$W/urls" ] || die "no cached artifact of the manifest in host1"
+
+	uid=$("$KUBECTL" --kubeconfig "$KUBECONFIG" get node host1 -o jsonpath='{.metadata.uid}')
+	kready=$(awk -v u="$uid" '$2 != "DELETED" && $3 == "host1" && $4 == u && $5 == "True" {print $1; exit}' "$W/watch")
+	[ -n "$kready" ] || die "the API server's watch never showed Node host1 ($uid) Ready"
+	kstart=$(x journalctl -o short-unix --no-pager -u kubelet | awk '/systemd\[1\]: Started kubelet/ {t = $1} END {print t}')
+	[ -n "$kstart" ] || die "no start of the kubelet in host1's journal"
+	sample "floor kubelet start to Node Ready" "$(sub "$kready" "$kstart")"
+	run noop /root/"$name" install -o json --no-progress || die "no-op re-run failed"
+	[ "$(jq -r .changed "$W/noop.out")" = false ] || die "the re-run on run $i changed the host: not a no-op"
+	sample "no-op re-run" "$(cost noop wallSeconds)"
+	sample "rss no-op (own)" "$(cost noop hwmKiB)"
+	run status /root/"$name" status -o json || die "status failed on run $i"
+	sample "status -o json" "$(cost status wallSeconds)"
+	sample "rss status (own)" "$(cost status hwmKiB)"
+	run version /root/"$name" version
+	sample "version" "$(cost version wallSeconds)"
+	run uninstall /root/"$name" uninstall -o json --no-progress || die "uninstall failed on run $i"
+	sample "uninstall" "$(cost uninstall wallSeconds)"
+	sample "rss uninstall (own)" "$(cost uninstall hwmKiB)"
+	# The download floor: curl, the same artifacts, the same links (listed
+	# above), on the host made quiet again by the uninstall (no kubelet or
+	# pods).
 	args=()
 	n=0
 	while read -r u; do
@@ -115,28 +136,10 @@ for i in $(seq "$RUNS"); do
 	IFS=$'\t' read -r starting started < <(journal_before containerd 'systemd\[1\]: Starting containerd' 'systemd\[1\]: Started containerd') ||
 		die "no start of containerd in host1's journal"
 	sample "floor containerd start" "$(sub "$started" "$starting")"
-	uid=$("$KUBECTL" --kubeconfig "$KUBECONFIG" get node host1 -o jsonpath='{.metadata.uid}')
-	kready=$(awk -v u="$uid" '$2 != "DELETED" && $3 == "host1" && $4 == u && $5 == "True" {print $1; exit}' "$W/watch")
-	[ -n "$kready" ] || die "the API server's watch never showed Node host1 ($uid) Ready"
-	kstart=$(x journalctl -o short-unix --no-pager -u kubelet | awk '/systemd\[1\]: Started kubelet/ {t = $1} END {print t}')
-	[ -n "$kstart" ] || die "no start of the kubelet in host1's journal"
-	sample "floor kubelet start to Node Ready" "$(sub "$kready" "$kstart")"
 	us=$(jq -r '[.phases[] | select(.name == "userscript") | .durationSeconds] | add // 0' "$W/install.out")
 	sample "overhead (install - floors - userscript)" "$(awk -v i="$(cost install wallSeconds)" -v d="$(cost curl wallSeconds)" \
 		-v r="$(sub "$started" "$starting")" -v k="$(sub "$kready" "$kstart")" -v u="$us" 'BEGIN{printf "%.3f", i-d-r-k-u}')"
 
-	run noop /root/"$name" install -o json --no-progress || die "no-op re-run failed"
-	[ "$(jq -r .changed "$W/noop.out")" = false ] || die "the re-run on run $i changed the host: not a no-op"
-	sample "no-op re-run" "$(cost noop wallSeconds)"
-	sample "rss no-op (own)" "$(cost noop hwmKiB)"
-	run status /root/"$name" status -o json || die "status failed on run $i"
-	sample "status -o json" "$(cost status wallSeconds)"
-	sample "rss status (own)" "$(cost status hwmKiB)"
-	run version /root/"$name" version
-	sample "version" "$(cost version wallSeconds)"
-	run uninstall /root/"$name" uninstall -o json --no-progress || die "uninstall failed on run $i"
-	sample "uninstall" "$(cost uninstall wallSeconds)"
-	sample "rss uninstall (own)" "$(cost uninstall hwmKiB)"
 done
 scripts/e2e/reset host1 >&2
 
