@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -77,12 +78,17 @@ func (p *partial) reset() error {
 
 // copyBufSize is the size of each read buffer; copyBufs of them are in
 // flight, so a download holds copyBufs*copyBufSize bytes whatever its size.
+// They come from one pool: the artifacts of an install (three downloads at
+// once) reuse the same few buffers instead of leaving 4 MiB each for the
+// garbage collector (install's peak RSS went 53 to ... MiB).
 const (
-	copyBufSize = 1 << 20
+	copyBufSize = 256 << 10
 	copyBufs    = 4
 	// copyMinRead batches small network reads into fewer writes.
-	copyMinRead = 256 << 10
+	copyMinRead = 128 << 10
 )
+
+var copyBufPool = sync.Pool{New: func() any { return new([copyBufSize]byte) }}
 
 // copyFrom appends up to limit bytes of r, hashing them, and reports the
 // position to bar. A clean end of r is not an error. Reading the network
@@ -91,9 +97,16 @@ const (
 // in the hash, so a failed copy resumes exactly there.
 func (p *partial) copyFrom(r io.Reader, limit int64, bar Bar) (int64, error) {
 	free := make(chan []byte, copyBufs)
-	for range copyBufs {
-		free <- make([]byte, copyBufSize)
+	bufs := make([]*[copyBufSize]byte, copyBufs)
+	for i := range bufs {
+		bufs[i] = copyBufPool.Get().(*[copyBufSize]byte)
+		free <- bufs[i][:]
 	}
+	defer func() {
+		for _, b := range bufs {
+			copyBufPool.Put(b)
+		}
+	}()
 	full := make(chan []byte, copyBufs)
 	done := make(chan error, 1)
 	var failed atomic.Bool
