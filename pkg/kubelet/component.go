@@ -23,7 +23,8 @@ type Agent struct {
 	// HealthzURL is the kubelet's health endpoint; "" means HealthzURL.
 	HealthzURL string
 	// Version asks the installed binary (a real path) for its version;
-	// nil runs it with --version.
+	// nil takes it from install's stamp and manifest while the binary is
+	// the one install put there, and runs it with --version otherwise.
 	Version func(ctx context.Context, binary string) (string, error)
 }
 
@@ -66,7 +67,12 @@ func (a Agent) Probe(ctx context.Context, root host.Root) component.Probe {
 	}
 	version := a.Version
 	if version == nil {
-		version = execVersion
+		version = func(ctx context.Context, binary string) (string, error) {
+			if v, ok := stampedVersion(root); ok {
+				return v, nil
+			}
+			return execVersion(ctx, binary)
+		}
 	}
 	p := component.Probe{Endpoint: url}
 	var (
