@@ -140,11 +140,7 @@ func (p Plan) Install(root host.Root, rec phase.Recorder, artifacts map[string]s
 	}
 	for _, name := range p.artifacts() {
 		src := artifacts[name]
-		sum, err := SumFile(src)
-		if err != nil {
-			return changed, fmt.Errorf("read artifact %s: %w", name, err)
-		}
-		next.Sources[name] = sum
+		var whole *Sum // the sum of a copy of all of src, when an item is one
 		for _, it := range p.Items {
 			if it.Artifact != name {
 				continue
@@ -162,8 +158,16 @@ func (p Plan) Install(root host.Root, rec phase.Recorder, artifacts map[string]s
 					changed = append(changed, f.dst)
 				}
 				next.Files[f.dst] = sum
+				if f.src == src {
+					whole = &sum
+				}
 			}
 		}
+		sum, err := sourceSum(src, whole)
+		if err != nil {
+			return changed, fmt.Errorf("read artifact %s: %w", name, err)
+		}
+		next.Sources[name] = sum
 	}
 	return changed, SaveStamp(root, rec, p.Component, next)
 }
@@ -198,6 +202,20 @@ func (p Plan) extract(artifacts map[string]string) (map[string]string, error) {
 	wg.Wait()
 	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
 	return dirs, errors.Join(errs...)
+}
+
+// sourceSum is the artifact src's Sum. A binary artifact was just hashed
+// whole by CopyFile (copy is that sum): only its stat is new. An archive is
+// hashed here.
+func sourceSum(src string, copy *Sum) (Sum, error) {
+	if copy == nil {
+		return SumFile(src)
+	}
+	st, err := os.Stat(src)
+	if err != nil {
+		return Sum{}, err
+	}
+	return Sum{Path: src, SHA256: copy.SHA256, Size: st.Size(), MTimeNs: st.ModTime().UnixNano()}, nil
 }
 
 type copyPair struct{ src, dst string }
@@ -249,9 +267,9 @@ func (it Item) sources(artifact, dir string) ([]copyPair, error) {
 // CopyFile installs the real file src at host path dst with mode, streamed
 // through a temporary file that is fsynced and renamed, and records it. An
 // identical file is left untouched (its mtime too, so services depending
-// on it are not restarted). The content is hashed once, while it is copied:
-// reading a kubelet three times (source, copy, the copy again) was a third
-// of the kubelet phase.
+// on it are not restarted). The content is hashed once, while it is copied
+// (it used to be hashed before and after the copy, and Plan.Install hashed
+// the artifact again).
 func CopyFile(root host.Root, rec phase.Recorder, dst, src string, mode fs.FileMode) (changed bool, sum Sum, err error) {
 	full := root.Path(dst)
 	if same, have, err := identical(full, src); err != nil {

@@ -5,7 +5,8 @@
 //
 // client-go's typed clients register every API group of k8s.io/api through
 // k8s.io/client-go/kubernetes/scheme: 56 groups and their apply
-// configurations, 8.1 MB of the binary, for five calls. The interfaces below
+// configurations, for five calls; without them the stripped binary went
+// from 48.6 to 31.1 MB (make build). The interfaces below
 // keep the typed clients' method signatures, so client-go's fake clientset
 // still satisfies them in tests (kubeclienttest).
 package kubeclient

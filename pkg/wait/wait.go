@@ -67,34 +67,47 @@ func (p Pauses) orDefault() Pauses {
 	return p
 }
 
+// Poll calls cond until it reports done or an error, pausing as p says;
+// it returns ctx's error once the context ends first. It is the one wait
+// loop: Answer's and the join's.
+func Poll(ctx context.Context, p Pauses, cond func(context.Context) (bool, error)) error {
+	start := time.Now()
+	pause := p.Initial()
+	timer := time.NewTimer(0)
+	<-timer.C
+	defer timer.Stop()
+	for {
+		done, err := cond(ctx)
+		if err != nil || done {
+			return err
+		}
+		timer.Reset(pause)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-timer.C:
+		}
+		pause = p.Next(pause, time.Since(start))
+	}
+}
+
 // Answer calls try until it succeeds or ctx ends, each attempt bounded by
 // two seconds, pausing as LocalPauses says. firstFailure, when set, is
 // called once, after the first failed attempt (to say what is waited for).
 // When ctx ends first, Answer returns the last attempt's error and ctx's.
 func Answer(ctx context.Context, try func(context.Context) error, firstFailure func(error)) (last, err error) {
-	start := time.Now()
-	pause := LocalPauses.Initial()
-	timer := time.NewTimer(0)
-	<-timer.C
-	defer timer.Stop()
-	for attempt := 1; ; attempt++ {
+	attempt := 0
+	err = Poll(ctx, LocalPauses, func(ctx context.Context) (bool, error) {
+		attempt++
 		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
 		last = try(actx)
 		cancel()
-		if last == nil {
-			return nil, nil
-		}
-		if attempt == 1 && firstFailure != nil {
+		if last != nil && attempt == 1 && firstFailure != nil {
 			firstFailure(last)
 		}
-		timer.Reset(pause)
-		select {
-		case <-ctx.Done():
-			return last, ctx.Err()
-		case <-timer.C:
-		}
-		pause = LocalPauses.Next(pause, time.Since(start))
-	}
+		return last == nil, nil
+	})
+	return last, err
 }
 
 // Says asks url once with c and reports whether the answer is 200 with the

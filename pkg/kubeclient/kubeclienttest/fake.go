@@ -21,13 +21,10 @@ type Fake struct {
 // New returns a Fake holding objects.
 func New(objects ...runtime.Object) *Fake {
 	cs := fake.NewClientset(objects...)
-	return &Fake{cs, Wrap(cs)}
+	return &Fake{cs, clientset{cs}}
 }
 
-// Wrap returns a kubeclient.Interface over any clientset, for tests that
-// talk to a real API server with client-go.
-func Wrap(cs kubernetes.Interface) kubeclient.Interface { return clientset{cs} }
-
+// clientset is kubeclient.Interface over client-go's clientset.
 type clientset struct{ cs kubernetes.Interface }
 
 func (c clientset) Nodes() kubeclient.NodeInterface { return c.cs.CoreV1().Nodes() }
