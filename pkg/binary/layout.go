@@ -65,10 +65,18 @@ func (l Layout) Install(ctx context.Context, d component.Deps, ready func(contex
 	}
 	var did []string
 	if unitChanged {
-		if err := d.Systemd.DaemonReload(ctx); err != nil {
+		current, err := l.unitsLoaded(ctx, d, wrote)
+		if err != nil {
 			return false, err
 		}
-		did = append(did, "daemon-reload")
+		if current {
+			d.Log.Debug("systemd loaded the new unit files when asked: no daemon-reload")
+		} else {
+			if err := d.Systemd.DaemonReload(ctx); err != nil {
+				return false, err
+			}
+			did = append(did, "daemon-reload")
+		}
 	}
 	for _, s := range l.Services {
 		filesChanged := false
@@ -92,6 +100,43 @@ func (l Layout) Install(ctx context.Context, d component.Deps, ready func(contex
 		}
 	}
 	return len(wrote) > 0 || len(did) > 0, nil
+}
+
+// unitsLoaded reports whether systemd already has every unit whose files
+// are among wrote loaded from them (systemd.LoadedFromDisk), so no
+// daemon-reload is needed. A unit file of no unit of the layout says no.
+func (l Layout) unitsLoaded(ctx context.Context, d component.Deps, wrote []string) (bool, error) {
+	byUnit := map[string][]string{}
+	for _, p := range wrote {
+		if !strings.HasPrefix(p, systemd.UnitDir+"/") {
+			continue
+		}
+		owner := ""
+		for _, u := range l.Units {
+			if systemd.Owns(u, p) {
+				owner = u
+			}
+		}
+		if owner == "" {
+			return false, nil
+		}
+		byUnit[owner] = append(byUnit[owner], p)
+	}
+	exists := func(p string) bool {
+		_, err := os.Lstat(d.Root.Path(p))
+		return err == nil
+	}
+	for u, paths := range byUnit {
+		st, err := d.Systemd.Status(ctx, u)
+		if err != nil {
+			return false, err
+		}
+		if !systemd.LoadedFromDisk(st, paths, exists) {
+			d.Log.WithFields(logrus.Fields{"unit": u, "loadState": st.LoadState, "fragment": st.FragmentPath, "dropIns": st.DropInPaths, "needReload": st.NeedDaemonReload, "changed": paths}).Debug("systemd has not loaded the unit's current files: daemon-reload")
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // Write puts the layout on the host, recording every directory, file and

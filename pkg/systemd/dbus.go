@@ -106,6 +106,8 @@ func (d *DBus) Status(ctx context.Context, unit string) (UnitStatus, error) {
 	st.SubState, _ = p["SubState"].(string)
 	st.UnitFileState, _ = p["UnitFileState"].(string)
 	st.NeedDaemonReload, _ = p["NeedDaemonReload"].(bool)
+	st.FragmentPath, _ = p["FragmentPath"].(string)
+	st.DropInPaths, _ = p["DropInPaths"].([]string)
 	if us, ok := p["ActiveEnterTimestamp"].(uint64); ok && us > 0 {
 		st.ActiveSince = time.UnixMicro(int64(us))
 	}

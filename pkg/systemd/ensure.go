@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"time"
 )
 
@@ -105,4 +106,36 @@ func (s Service) Ensure(ctx context.Context, m Manager, unitChanged, filesChange
 		did = append(did, "restart")
 	}
 	return did, nil
+}
+
+// Owns reports whether the host path p is unit's file or one of its
+// drop-ins.
+func Owns(unit, p string) bool {
+	return p == UnitPath(unit) || path.Dir(p) == UnitPath(unit)+".d"
+}
+
+// LoadedFromDisk reports whether systemd has st's unit loaded from the
+// files on disk now, so that a daemon-reload would change nothing for it.
+// changed are host paths of the unit's files just written or removed;
+// exists says which are there. systemd loads a unit it does not know from
+// disk when first asked about it (and, from 246, one it last found missing
+// once a unit directory changed), and flags a loaded unit whose fragment or
+// drop-ins changed since with NeedDaemonReload. Anything else (an older
+// systemd, a manager that does not report its files) is false: reload.
+// A daemon-reload costs 0.37–0.40 s on a Debian 12 host (systemctl
+// daemon-reload in the e2e host), and install used to do two.
+func LoadedFromDisk(st UnitStatus, changed []string, exists func(string) bool) bool {
+	if st.LoadState != "loaded" || st.NeedDaemonReload || st.FragmentPath != UnitPath(st.Name) {
+		return false
+	}
+	read := map[string]bool{st.FragmentPath: true}
+	for _, p := range st.DropInPaths {
+		read[p] = true
+	}
+	for _, p := range changed {
+		if read[p] != exists(p) {
+			return false
+		}
+	}
+	return true
 }

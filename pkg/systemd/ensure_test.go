@@ -100,3 +100,39 @@ func TestEnvironmentFileLineQuotes(t *testing.T) {
 		t.Error("accepted a newline")
 	}
 }
+
+func TestLoadedFromDiskOnlyWhenSystemdReadEveryChangedFile(t *testing.T) {
+	unit := systemd.UnitPath("x.service")
+	proxy := systemd.DropInPath("x.service", "proxy.conf")
+	old := systemd.DropInPath("x.service", "old.conf")
+	loaded := systemd.UnitStatus{Name: "x.service", LoadState: "loaded", FragmentPath: unit, DropInPaths: []string{proxy}}
+	on := map[string]bool{unit: true, proxy: true}
+	exists := func(p string) bool { return on[p] }
+	with := func(f func(*systemd.UnitStatus)) systemd.UnitStatus {
+		st := loaded
+		f(&st)
+		return st
+	}
+	for _, c := range []struct {
+		name    string
+		st      systemd.UnitStatus
+		changed []string
+		want    bool
+	}{
+		{"unit and drop-in written, both read", loaded, []string{unit, proxy}, true},
+		{"a removed drop-in systemd does not read", loaded, []string{unit, old}, true},
+		{"not found (systemd before 246 keeps it so)", with(func(s *systemd.UnitStatus) { s.LoadState = "not-found"; s.FragmentPath = "" }), []string{unit}, false},
+		{"systemd says the files changed since", with(func(s *systemd.UnitStatus) { s.NeedDaemonReload = true }), []string{unit}, false},
+		{"loaded from another directory's unit file", with(func(s *systemd.UnitStatus) { s.FragmentPath = "/lib/systemd/system/x.service" }), []string{unit}, false},
+		{"a new drop-in systemd has not read", with(func(s *systemd.UnitStatus) { s.DropInPaths = nil }), []string{unit, proxy}, false},
+		{"a removed drop-in systemd still reads", with(func(s *systemd.UnitStatus) { s.DropInPaths = []string{proxy, old} }), []string{old}, false},
+		{"a manager that reports no files", with(func(s *systemd.UnitStatus) { s.FragmentPath = ""; s.DropInPaths = nil }), []string{unit}, false},
+	} {
+		if got := systemd.LoadedFromDisk(c.st, c.changed, exists); got != c.want {
+			t.Errorf("%s: LoadedFromDisk = %v, want %v", c.name, got, c.want)
+		}
+	}
+	if !systemd.Owns("x.service", proxy) || !systemd.Owns("x.service", unit) || systemd.Owns("x.service", systemd.UnitPath("y.service")) || systemd.Owns("x.service", "/etc/x.service.d/a.conf") {
+		t.Error("Owns: want the unit file and its drop-ins under UnitDir only")
+	}
+}

@@ -68,6 +68,10 @@ type UnitStatus struct {
 	// NeedDaemonReload is systemd's own "unit file changed on disk" flag.
 	NeedDaemonReload bool
 	MainPID          uint32
+	// FragmentPath and DropInPaths are the files systemd loaded the unit
+	// from (empty when it is not loaded, and from managers that do not say).
+	FragmentPath string
+	DropInPaths  []string
 }
 
 // Active reports whether the unit is running (or, for oneshot/socket
