@@ -2,6 +2,7 @@ package artifact
 
 import (
 	"archive/tar"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -47,6 +48,10 @@ func ExtractTarGz(src, dstDir string) error {
 // installer owns), so dstDir is either the old tree or the whole new one.
 // Failures are *Error.
 func ExtractTarGzLimited(src, dstDir string, lim Limits) error {
+	return extractTarGz(context.Background(), src, dstDir, lim)
+}
+
+func extractTarGz(ctx context.Context, src, dstDir string, lim Limits) error {
 	fail := func(err error) error {
 		return &Error{Artifact: filepath.Base(src), Op: "extract", Err: err}
 	}
@@ -64,7 +69,7 @@ func ExtractTarGzLimited(src, dstDir string, lim Limits) error {
 		return fail(err)
 	}
 	defer os.RemoveAll(tmp)
-	if err := extractInto(in, tmp, lim); err != nil {
+	if err := extractInto(ctxReader{ctx, in}, tmp, lim); err != nil {
 		return fail(err)
 	}
 	if err := os.Chmod(tmp, 0o755); err != nil {

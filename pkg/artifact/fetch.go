@@ -40,6 +40,9 @@ type Fetcher struct {
 	Log logrus.FieldLogger
 	// Retry tunes retries and deadlines.
 	Retry Retry
+	// Verified, when set, is told of each artifact once it is in the
+	// cache, while the others may still download.
+	Verified func(Local)
 
 	once sync.Once
 }
@@ -177,6 +180,9 @@ func (f *Fetcher) Fetch(ctx context.Context, manifestURL string, m *Manifest, os
 			}
 			defer func() { <-sem }()
 			locals[i], errs[i] = f.fetchOne(ctx, a, offlineDir)
+			if errs[i] == nil && f.Verified != nil {
+				f.Verified(locals[i])
+			}
 		}()
 	}
 	wg.Wait()

@@ -41,6 +41,8 @@ type Item struct {
 type Plan struct {
 	Component string
 	Items     []Item
+	// Unpacked has archives unpacked ahead (nil: Install unpacks them).
+	Unpacked *artifact.Unpacks
 }
 
 // MissingArtifactError says an artifact the component needs was not given.
@@ -196,9 +198,15 @@ func (p Plan) extract(artifacts map[string]string) (map[string]string, error) {
 	)
 	for name, dir := range dirs {
 		wg.Go(func() {
-			// The one safe extractor: it refuses escapes, links out, device
+			src := artifacts[name]
+			// The download phase unpacks archives as they arrive, into dir;
+			// the one safe extractor refuses escapes, links out, device
 			// nodes and archive bombs, and drops setuid/setgid bits.
-			if err := artifact.ExtractTarGz(artifacts[name], dir); err != nil {
+			_, ok, err := p.Unpacked.Take(src)
+			if !ok {
+				err = artifact.ExtractTarGz(src, dir)
+			}
+			if err != nil {
 				mu.Lock()
 				errs = append(errs, fmt.Errorf("%s: artifact %s: %w", p.Component, name, err))
 				mu.Unlock()
@@ -394,9 +402,5 @@ func identical(full, src string) (bool, Sum, error) {
 }
 
 // extractDir is where an archive artifact is unpacked while its files are
-// installed: beside the artifact in the cache, on the cache's filesystem
-// (not $TMPDIR, often a small tmpfs), under one name per artifact so that
-// what a crash leaves behind is replaced by the next run.
-func extractDir(src string) string {
-	return filepath.Join(filepath.Dir(src), "."+filepath.Base(src)+".unpacked")
-}
+// installed (artifact.UnpackDir, where the download phase unpacks it too).
+func extractDir(src string) string { return artifact.UnpackDir(src) }

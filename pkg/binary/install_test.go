@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/add2tkectl/add2tkectl/internal/artifacttest"
 	"github.com/add2tkectl/add2tkectl/internal/testrec"
@@ -246,5 +247,49 @@ func TestCopyFileRecordsTheSumOfWhatItWrote(t *testing.T) {
 	// Again: identical, untouched, recorded the same.
 	if changed, again, err := CopyFile(root, rec, "/usr/bin/kubelet", src, 0o755); err != nil || changed || again.SHA256 != want.SHA256 {
 		t.Errorf("second CopyFile = %v, %+v, %v; want unchanged", changed, again, err)
+	}
+}
+
+// An archive the download phase already unpacked is installed from that
+// directory (not unpacked again), and its refusal there is the plan's.
+func TestInstallTakesArchivesUnpackedAhead(t *testing.T) {
+	dir := t.TempDir()
+	good := artifacttest.TarGz(t, dir, "cni.tgz", map[string]string{"bridge": "B"})
+	bad := artifacttest.TarGzOf(t, dir, "c.tgz", artifacttest.Entry{Name: "../evil", Body: "x"})
+	u := artifact.NewUnpacks(t.Context())
+	defer u.Close()
+	u.Start(good)
+	u.Start(bad)
+	// Once unpacked, a file is planted in the directory: a plan that
+	// unpacked the archive again would not install it.
+	unpacked := artifact.UnpackDir(good)
+	for i := 0; ; i++ {
+		if _, err := os.Stat(filepath.Join(unpacked, "bridge")); err == nil {
+			break
+		}
+		if i == 500 {
+			t.Fatal("cni.tgz was not unpacked ahead within 5 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := os.WriteFile(filepath.Join(unpacked, "ahead"), []byte("A"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	root := host.Root{Dir: t.TempDir()}
+	p := Plan{Component: "c", Unpacked: u, Items: []Item{{Artifact: "cni", From: "*", Dst: "/opt/cni/bin", Mode: 0o755}}}
+	if _, err := p.Install(root, testrec.New(), map[string]string{"cni": good}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"bridge", "ahead"} {
+		if _, err := os.Stat(root.Path("/opt/cni/bin/" + f)); err != nil {
+			t.Errorf("%s from the directory unpacked ahead: %v", f, err)
+		}
+	}
+	q := Plan{Component: "c", Unpacked: u, Items: []Item{{Artifact: "c", From: "*", Dst: "/opt/c", Mode: 0o755}}}
+	if _, err := q.Install(root, testrec.New(), map[string]string{"c": bad}); err == nil || !strings.Contains(err.Error(), "'..'") {
+		t.Errorf("Install of an archive refused while unpacked ahead = %v, want the refusal", err)
+	}
+	if l := leftovers(t, bad); len(l) != 1 || l[0] != "cni.tgz" {
+		t.Errorf("left beside the artifacts: %v", l)
 	}
 }

@@ -44,6 +44,7 @@ func (l Layout) WriteFiles(d component.Deps, binaries bool) ([]string, error) {
 	for _, w := range l.Warnings {
 		d.Log.Warn(w)
 	}
+	l.Plan.Unpacked = d.Unpacks
 	return l.Write(d.Root, d.Recorder, d.Artifacts, binaries, d.Log)
 }
 

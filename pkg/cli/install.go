@@ -13,6 +13,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 
+	"github.com/add2tkectl/add2tkectl/pkg/artifact"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/install"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
@@ -101,6 +102,8 @@ func runInstall(ctx context.Context, g *Globals, o *InstallOptions) (err error) 
 	defer progressDone()
 	connect, closeSystemd := lazySystemd("install needs systemd as the service manager")
 	defer closeSystemd()
+	unpacks := artifact.NewUnpacks(ctx)
+	defer unpacks.Close()
 	phases, err := install.Phases(install.Deps{
 		Config:                cfg,
 		Root:                  host.Root{Dir: g.Root},
@@ -112,6 +115,7 @@ func runInstall(ctx context.Context, g *Globals, o *InstallOptions) (err error) 
 		Timeout:               o.Timeout,
 		Dialer:                g.Dialer,
 		Site:                  g.Site,
+		Unpacks:               unpacks,
 	})
 	if err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/add2tkectl/add2tkectl/pkg/artifact"
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
 	"github.com/add2tkectl/add2tkectl/pkg/phase"
@@ -39,6 +40,9 @@ type Deps struct {
 	// NodeIP is the node's address, which the NO_PROXY of the services'
 	// proxy drop-ins lists; set where a proxy is.
 	NodeIP string
+	// Unpacks has the archives the download phase already unpacked (or is
+	// unpacking); nil: a plan unpacks its own.
+	Unpacks *artifact.Unpacks
 }
 
 // Component is one part of a node.

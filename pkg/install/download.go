@@ -43,6 +43,7 @@ func (a *artifacts) fetcher() *artifact.Fetcher {
 		Client:   artifact.NewClient(a.d.proxyFunc()),
 		Progress: a.d.Progress,
 		Log:      a.d.Log.WithField("phase", "download"),
+		Verified: func(l artifact.Local) { a.d.Unpacks.Start(l.Path) },
 	}
 }
 

@@ -53,6 +53,9 @@ type Deps struct {
 	Dialer preflight.Dialer
 	// Site is the site's settings (proxy, registry mirrors); nil is none.
 	Site *site.Settings
+	// Unpacks unpacks archives as soon as they are downloaded, for the
+	// runtime phase; nil unpacks them there. The caller closes it.
+	Unpacks *artifact.Unpacks
 }
 
 // Phases returns the install phases in the order they run.
@@ -116,7 +119,7 @@ func (s *steps) componentDeps(ctx context.Context, rec phase.Recorder, name stri
 	if err != nil {
 		return component.Deps{}, err
 	}
-	d := component.Deps{Root: s.d.Root, Log: s.d.Log.WithField("phase", name), Recorder: rec, Config: s.d.Config, Artifacts: arts, Site: s.d.Site}
+	d := component.Deps{Root: s.d.Root, Log: s.d.Log.WithField("phase", name), Recorder: rec, Config: s.d.Config, Artifacts: arts, Site: s.d.Site, Unpacks: s.d.Unpacks}
 	if site.ProxyOf(s.d.Site).Enabled() {
 		// The services' proxy drop-ins keep the node's own address direct.
 		ip, err := NodeIP(s.d.Config)
