@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/add2tkectl/add2tkectl/pkg/config"
 	"github.com/add2tkectl/add2tkectl/pkg/redact"
@@ -15,36 +16,47 @@ import (
 // signature, an access key id) are all longer.
 const minSecretLen = 16
 
-var (
-	// tokenRE is a bootstrap token, <id>.<secret> (redact.TokenRE with the
-	// secret as a group): the secrets found are masked in every entry.
-	tokenRE = regexp.MustCompile(`\b([a-z0-9]{6})\.([a-z0-9]{16})\b`)
-	// pemKeyRE is a PEM private key block; one cut short by truncation
-	// runs to the end of the text.
-	pemKeyRE = regexp.MustCompile(`(?s)-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\z)`)
-	// pemKeyEndRE is the end of a private key whose start truncation cut.
-	pemKeyEndRE = regexp.MustCompile(`-----END ([A-Z0-9 ]*)PRIVATE KEY-----`)
+// patterns are compiled when first used: a debug archive needs them, and
+// every other command would pay their compilation at start-up.
+var patterns = sync.OnceValue(func() *secretPatterns {
+	return &secretPatterns{
+		// tokenRE is a bootstrap token, <id>.<secret> (redact.TokenRE with the
+		// secret as a group): the secrets found are masked in every entry.
+		tokenRE: regexp.MustCompile(`\b([a-z0-9]{6})\.([a-z0-9]{16})\b`),
+		// pemKeyRE is a PEM private key block; one cut short by truncation
+		// runs to the end of the text.
+		pemKeyRE: regexp.MustCompile(`(?s)-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\z)`),
+		// pemKeyEndRE is the end of a private key whose start truncation cut.
+		pemKeyEndRE: regexp.MustCompile(`-----END ([A-Z0-9 ]*)PRIVATE KEY-----`),
+		// keyLineRE is `key: value` or `key=value` at the start of a line.
+		keyLineRE: regexp.MustCompile(`(?im)^(\s*(?:-\s*)?(?:export\s+)?["']?(?:` + secretKeys + `)["']?\s*[:=][ \t]*)([^\s].*)$`),
+		// keyJSONRE is `"key": "value"` anywhere (a JSON log line, state).
+		keyJSONRE: regexp.MustCompile(`(?i)("(?:` + secretKeys + `)"\s*:\s*)"(?:[^"\\]|\\.)*"`),
+		// keyFlowRE is `key: value` in a YAML flow mapping ({token: ..., ...}).
+		keyFlowRE: regexp.MustCompile(`(?i)([{,]\s*["']?(?:` + secretKeys + `)["']?\s*:\s*)[^,}\s"][^,}\s]*`),
+		// signedParamRE is a query parameter that signs a link or carries a
+		// credential, wherever it is (an escaped URL, a URL without scheme):
+		// COS q-* (q-sign-algorithm, q-ak, q-signature...), S3 X-Amz-*,
+		// Signature, sig, token, access_token. The name goes too, so that a
+		// scan for "q-signature" finds nothing.
+		signedParamRE: regexp.MustCompile(`(?i)\b(?:q-[a-z-]+|x-amz-[a-z-]+|signature|sig|token|access_token|security-token)(?:=|%3D)[^&\s"'<>]*`),
+		// userinfoRE is the password of a URL (a proxy's http://user:pass@host).
+		userinfoRE: regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@"'<>]*):[^@\s/"'<>]*@`),
+		// bearerRE is an Authorization header's credential.
+		bearerRE: regexp.MustCompile(`(?i)(authorization:?\s*"?\s*(?:bearer|basic)\s+)[^\s"']+`),
+	}
+})
+
+type secretPatterns struct {
+	tokenRE, pemKeyRE, pemKeyEndRE, keyLineRE, keyJSONRE, keyFlowRE, signedParamRE, userinfoRE, bearerRE *regexp.Regexp
+}
+
+const (
 	pemKeyBegin = "PRIVATE KEY-----"
 	// secretKeys are the keys whose values are secrets in YAML, INI,
 	// environment files and JSON: the kubeconfigs' client-key-data and
 	// token, passwords, the bootstrap token.
 	secretKeys = `client-key-data|client-key|token|password|passwd|secret|bootstrapToken|bootstrap-token|access[_-]?token|secret[_-]?key|private[_-]?key|api[_-]?key`
-	// keyLineRE is `key: value` or `key=value` at the start of a line.
-	keyLineRE = regexp.MustCompile(`(?im)^(\s*(?:-\s*)?(?:export\s+)?["']?(?:` + secretKeys + `)["']?\s*[:=][ \t]*)([^\s].*)$`)
-	// keyJSONRE is `"key": "value"` anywhere (a JSON log line, state).
-	keyJSONRE = regexp.MustCompile(`(?i)("(?:` + secretKeys + `)"\s*:\s*)"(?:[^"\\]|\\.)*"`)
-	// keyFlowRE is `key: value` in a YAML flow mapping ({token: ..., ...}).
-	keyFlowRE = regexp.MustCompile(`(?i)([{,]\s*["']?(?:` + secretKeys + `)["']?\s*:\s*)[^,}\s"][^,}\s]*`)
-	// signedParamRE is a query parameter that signs a link or carries a
-	// credential, wherever it is (an escaped URL, a URL without scheme):
-	// COS q-* (q-sign-algorithm, q-ak, q-signature...), S3 X-Amz-*,
-	// Signature, sig, token, access_token. The name goes too, so that a
-	// scan for "q-signature" finds nothing.
-	signedParamRE = regexp.MustCompile(`(?i)\b(?:q-[a-z-]+|x-amz-[a-z-]+|signature|sig|token|access_token|security-token)(?:=|%3D)[^&\s"'<>]*`)
-	// userinfoRE is the password of a URL (a proxy's http://user:pass@host).
-	userinfoRE = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@"'<>]*):[^@\s/"'<>]*@`)
-	// bearerRE is an Authorization header's credential.
-	bearerRE = regexp.MustCompile(`(?i)(authorization:?\s*"?\s*(?:bearer|basic)\s+)[^\s"']+`)
 )
 
 // Redactor masks every secret of a debug archive's entries: the literal
@@ -67,7 +79,7 @@ func NewRedactor(c *config.NodePoolJoin, more ...string) *Redactor {
 // unrelated text).
 func (r *Redactor) Add(secrets ...string) {
 	for _, s := range secrets {
-		if len(s) >= minSecretLen || (len(s) >= 6 && tokenRE.MatchString(s)) {
+		if len(s) >= minSecretLen || (len(s) >= 6 && patterns().tokenRE.MatchString(s)) {
 			r.literals = append(r.literals, s)
 		}
 	}
@@ -79,7 +91,7 @@ func (r *Redactor) Add(secrets ...string) {
 // secret alone is masked in every entry too.
 func (r *Redactor) Learn(text []byte) {
 	var found []string
-	for _, m := range tokenRE.FindAllSubmatch(text, -1) {
+	for _, m := range patterns().tokenRE.FindAllSubmatch(text, -1) {
 		found = append(found, string(m[2]))
 	}
 	if len(found) > 0 {
@@ -94,16 +106,16 @@ func (r *Redactor) Redact(b []byte) []byte {
 		s = strings.ReplaceAll(s, lit, redact.Mask)
 	}
 	s = redactPEMKeys(s)
-	s = keyLineRE.ReplaceAllString(s, "${1}"+redact.Mask)
-	s = keyJSONRE.ReplaceAllString(s, `${1}"`+redact.Mask+`"`)
-	s = keyFlowRE.ReplaceAllString(s, "${1}"+redact.Mask)
-	s = userinfoRE.ReplaceAllString(s, "${1}:"+redact.Mask+"@")
-	s = bearerRE.ReplaceAllString(s, "${1}"+redact.Mask)
+	s = patterns().keyLineRE.ReplaceAllString(s, "${1}"+redact.Mask)
+	s = patterns().keyJSONRE.ReplaceAllString(s, `${1}"`+redact.Mask+`"`)
+	s = patterns().keyFlowRE.ReplaceAllString(s, "${1}"+redact.Mask)
+	s = patterns().userinfoRE.ReplaceAllString(s, "${1}:"+redact.Mask+"@")
+	s = patterns().bearerRE.ReplaceAllString(s, "${1}"+redact.Mask)
 	// Whole query strings of http(s) links, then signing parameters
 	// anywhere else, then tokens.
 	s = redact.String(s)
-	s = signedParamRE.ReplaceAllString(s, redact.Mask)
-	s = tokenRE.ReplaceAllString(s, "$1."+redact.Mask)
+	s = patterns().signedParamRE.ReplaceAllString(s, redact.Mask)
+	s = patterns().tokenRE.ReplaceAllString(s, "$1."+redact.Mask)
 	return []byte(s)
 }
 
@@ -114,12 +126,12 @@ func redactPEMKeys(s string) string {
 		return s
 	}
 	// An END before any BEGIN: the key's start was cut; mask up to it.
-	if end := pemKeyEndRE.FindStringIndex(s); end != nil {
+	if end := patterns().pemKeyEndRE.FindStringIndex(s); end != nil {
 		if begin := strings.Index(s, "-----BEGIN "); begin < 0 || begin > end[0] || !strings.Contains(s[begin:end[0]], pemKeyBegin) {
 			s = redact.Mask + "\n" + s[end[0]:]
 		}
 	}
-	return pemKeyRE.ReplaceAllString(s, "-----BEGIN ${1}PRIVATE KEY-----\n"+redact.Mask+"\n-----END ${1}PRIVATE KEY-----")
+	return patterns().pemKeyRE.ReplaceAllString(s, "-----BEGIN ${1}PRIVATE KEY-----\n"+redact.Mask+"\n-----END ${1}PRIVATE KEY-----")
 }
 
 // secretsOf returns the literal secrets of the configuration: the bootstrap

@@ -14,6 +14,7 @@ package kubeclient
 import (
 	"context"
 	"net/http"
+	"sync"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -49,13 +50,11 @@ type CSRInterface interface {
 	List(ctx context.Context, opts metav1.ListOptions) (*certificatesv1.CertificateSigningRequestList, error)
 }
 
-var (
-	scheme = runtime.NewScheme()
-	codecs = serializer.NewCodecFactory(scheme)
-	params = runtime.NewParameterCodec(scheme)
-)
-
-func init() {
+// codecs are the scheme's, built when a client is first made: a command
+// that makes none (version, render) does not pay for registering the two
+// groups' types at start-up.
+var codecs = sync.OnceValue(func() codecSet {
+	scheme := runtime.NewScheme()
 	// Each group's AddToScheme registers its options types (GetOptions,
 	// ListOptions, ...) too; the unversioned v1 carries the Status the API
 	// server answers errors with.
@@ -65,6 +64,12 @@ func init() {
 		}
 	}
 	metav1.AddToGroupVersion(scheme, schema.GroupVersion{Version: "v1"})
+	return codecSet{serializer.NewCodecFactory(scheme), runtime.NewParameterCodec(scheme)}
+})
+
+type codecSet struct {
+	factory serializer.CodecFactory
+	params  runtime.ParameterCodec
 }
 
 // Client is the production Interface.
@@ -95,7 +100,7 @@ func groupClient(cfg *rest.Config, hc *http.Client, apiPath string, gv schema.Gr
 	c := *cfg
 	c.APIPath = apiPath
 	c.GroupVersion = &gv
-	c.NegotiatedSerializer = codecs.WithoutConversion()
+	c.NegotiatedSerializer = codecs().factory.WithoutConversion()
 	if c.UserAgent == "" {
 		c.UserAgent = rest.DefaultKubernetesUserAgent()
 	}
@@ -114,14 +119,14 @@ type nodes struct{ c *rest.RESTClient }
 
 func (n nodes) Get(ctx context.Context, name string, opts metav1.GetOptions) (*corev1.Node, error) {
 	out := &corev1.Node{}
-	err := n.c.Get().Resource("nodes").Name(name).VersionedParams(&opts, params).Do(ctx).Into(out)
+	err := n.c.Get().Resource("nodes").Name(name).VersionedParams(&opts, codecs().params).Do(ctx).Into(out)
 	return out, err
 }
 
 func (n nodes) Patch(ctx context.Context, name string, pt types.PatchType, data []byte, opts metav1.PatchOptions, subresources ...string) (*corev1.Node, error) {
 	out := &corev1.Node{}
 	err := n.c.Patch(pt).Resource("nodes").Name(name).SubResource(subresources...).
-		VersionedParams(&opts, params).Body(data).Do(ctx).Into(out)
+		VersionedParams(&opts, codecs().params).Body(data).Do(ctx).Into(out)
 	return out, err
 }
 
@@ -136,7 +141,7 @@ type configMaps struct {
 
 func (m configMaps) Get(ctx context.Context, name string, opts metav1.GetOptions) (*corev1.ConfigMap, error) {
 	out := &corev1.ConfigMap{}
-	err := m.c.Get().Namespace(m.ns).Resource("configmaps").Name(name).VersionedParams(&opts, params).Do(ctx).Into(out)
+	err := m.c.Get().Namespace(m.ns).Resource("configmaps").Name(name).VersionedParams(&opts, codecs().params).Do(ctx).Into(out)
 	return out, err
 }
 
@@ -144,6 +149,6 @@ type csrs struct{ c *rest.RESTClient }
 
 func (r csrs) List(ctx context.Context, opts metav1.ListOptions) (*certificatesv1.CertificateSigningRequestList, error) {
 	out := &certificatesv1.CertificateSigningRequestList{}
-	err := r.c.Get().Resource("certificatesigningrequests").VersionedParams(&opts, params).Do(ctx).Into(out)
+	err := r.c.Get().Resource("certificatesigningrequests").VersionedParams(&opts, codecs().params).Do(ctx).Into(out)
 	return out, err
 }

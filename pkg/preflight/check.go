@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Verdict is the outcome of one check.
@@ -30,6 +31,8 @@ type Result struct {
 	// Ignored means the check failed but --ignore-preflight-errors named it,
 	// so the failure counts as a warning.
 	Ignored bool `json:"ignored,omitempty"`
+	// Took is how long the check ran (in the debug log only).
+	Took time.Duration `json:"-"`
 }
 
 // Check is one named check. Run never panics on a broken host: what it
@@ -171,7 +174,9 @@ func RunChecks(ctx context.Context, in *Inputs, checks []Check, ignore []string)
 // runOne runs a check, turning a panic into a failed result so that one
 // broken check never hides the others.
 func runOne(ctx context.Context, in *Inputs, c Check) (res Result) {
+	start := time.Now()
 	defer func() {
+		res.Took = time.Since(start)
 		if p := recover(); p != nil {
 			res = Result{Verdict: Error, Message: fmt.Sprintf("the check crashed: %v", p),
 				Remediation: "report this as a bug; skip the check with --ignore-preflight-errors=" + c.Name}

@@ -57,7 +57,7 @@ func logReport(log logrus.FieldLogger, rep Report) {
 		return
 	}
 	for _, r := range rep.Results {
-		e := log.WithFields(logrus.Fields{"phase": "preflight", "check": r.Name})
+		e := log.WithFields(logrus.Fields{"phase": "preflight", "check": r.Name, "durationSeconds": r.Took.Seconds()})
 		switch {
 		case r.Ignored:
 			e.WithFields(logrus.Fields{"remediation": r.Remediation, "ignored": true}).Warn(r.Message)
