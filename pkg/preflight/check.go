@@ -147,6 +147,7 @@ func RunChecks(ctx context.Context, in *Inputs, checks []Check, ignore []string)
 		return Report{}, err
 	}
 	in = in.withDefaults()
+	in.version = &versionProbe{}
 	results := make([]Result, len(checks))
 	var wg sync.WaitGroup
 	for i, c := range checks {

@@ -64,6 +64,9 @@ type Inputs struct {
 	// configuration gives caCertHashes without caData; shared by the copies
 	// withDefaults makes.
 	discovery *caDiscovery
+	// version is the GET /version the API server checks of one run share;
+	// nil: each asks its own.
+	version *versionProbe
 }
 
 // DefaultInputs returns the inputs of the real host under root.

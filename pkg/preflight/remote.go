@@ -83,6 +83,11 @@ var checkAPIServer = Check{
 			return fail("set cluster.apiServer.caData (or caCertHashes) as the console shows it", "%v", err)
 		}
 		target := net.JoinHostPort(addr.IPs[0].String(), addr.Port)
+		// The run's verified GET /version proves it; only when that failed
+		// does a bare handshake find out why.
+		if a := in.probeVersion(ctx); a.tls != nil { // verified: VerifyConnection passed
+			return ok("%s reachable, TLS %s, certificate verified by %s", target, tls.VersionName(a.tls.Version), trusted)
+		}
 		conn, err := in.Dialer.DialContext(ctx, "tcp", target)
 		if err != nil {
 			return fail(fmt.Sprintf("check the route from this host to %s and that the firewall / security group lets this host's address reach port %s", addr.IPs[0], addr.Port),
@@ -158,6 +163,9 @@ var checkClock = Check{
 		if err != nil {
 			return warn("see api-server-reachable", "cannot compare clocks: %v", err)
 		}
+		if a := in.probeVersion(ctx); !a.date.IsZero() {
+			return clockVerdict(a.before, a.after, a.date)
+		}
 		// Only the Date header is read and nothing is sent: no need to
 		// verify the server here (api-server-reachable does), and a
 		// skewed clock must not fail the handshake this check explains.
@@ -179,19 +187,25 @@ var checkClock = Check{
 		if err != nil {
 			return warn("see api-server-reachable", "the API server's answer has no Date header")
 		}
-		local := before.Add(after.Sub(before) / 2)
-		skew := local.Sub(date)
-		// Date has a one-second resolution.
-		if skew.Abs() > maxClockSkew+time.Second {
-			ahead := "ahead of"
-			if skew < 0 {
-				ahead = "behind"
-			}
-			return warn("synchronise the clock with NTP (chronyd or systemd-timesyncd): certificates and tokens fail with a skewed clock",
-				"this host's clock is %s %s the API server's", skew.Abs().Round(time.Second), ahead)
-		}
-		return ok("clock within %s of the API server's", skew.Abs().Round(time.Second)+time.Second)
+		return clockVerdict(before, after, date)
 	},
+}
+
+// clockVerdict compares the host's clock, read before and after a request,
+// with the Date the API server answered it with.
+func clockVerdict(before, after, date time.Time) Result {
+	local := before.Add(after.Sub(before) / 2)
+	skew := local.Sub(date)
+	// Date has a one-second resolution.
+	if skew.Abs() > maxClockSkew+time.Second {
+		ahead := "ahead of"
+		if skew < 0 {
+			ahead = "behind"
+		}
+		return warn("synchronise the clock with NTP (chronyd or systemd-timesyncd): certificates and tokens fail with a skewed clock",
+			"this host's clock is %s %s the API server's", skew.Abs().Round(time.Second), ahead)
+	}
+	return ok("clock within %s of the API server's", skew.Abs().Round(time.Second)+time.Second)
 }
 
 var checkCOSReachable = Check{

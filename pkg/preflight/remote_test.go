@@ -337,3 +337,24 @@ func TestCOSReachableGoesThroughTheProxy(t *testing.T) {
 		t.Errorf("the proxy's password is shown: %q %q", r.Message, r.Remediation)
 	}
 }
+
+// api-server-reachable, clock and kubelet-version read one GET /version of
+// the run: one connection and TLS handshake, not three.
+func TestTheAPIServerChecksShareOneConnection(t *testing.T) {
+	clusterCA := newCA(t, "cluster-ca")
+	s := startAPIServer(t, clusterCA.serving(t, "10.0.0.5", false))
+	in := apiInputs(t, s)
+	in.Config.Cluster.APIServer.CAData = b64(clusterCA.pem)
+	rep, _ := RunChecks(context.Background(), in, []Check{checkAPIServer, checkClock, checkKubeletVersion}, nil)
+	want := map[string]Verdict{checkAPIServer.Name: OK, checkClock.Name: OK, checkKubeletVersion.Name: Warning} // anonymous /version: 401 here
+	for _, r := range rep.Results {
+		if r.Verdict != want[r.Name] {
+			t.Errorf("%s: %s %q, want %s", r.Name, r.Verdict, r.Message, want[r.Name])
+		}
+	}
+	s.dialer.mu.Lock()
+	defer s.dialer.mu.Unlock()
+	if len(s.dialer.dialed) != 1 {
+		t.Errorf("dialed %v: want one connection for the three checks", s.dialer.dialed)
+	}
+}
