@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/add2tkectl/add2tkectl/pkg/artifact"
 	"github.com/add2tkectl/add2tkectl/pkg/component"
@@ -99,6 +100,9 @@ type steps struct {
 	sysOnce sync.Once
 	sys     systemd.Manager
 	sysErr  error
+
+	// joined is the Node the join phase's Satisfied read, if satisfied.
+	joined *corev1.Node
 }
 
 func (s *steps) systemd(ctx context.Context) (systemd.Manager, error) {
@@ -272,15 +276,21 @@ func (s *steps) joinSatisfied(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return join.Satisfied(ctx, d)
+	ok, n, err := join.SatisfiedNode(ctx, d)
+	s.joined = n
+	return ok, err
 }
 
 // joinAwait waits for a joined Node to be Ready (after a reboot, the
-// kubelet's first status), without counting as a change.
+// kubelet's first status), without counting as a change; the Node that
+// joinSatisfied just read answers when it is Ready already.
 func (s *steps) joinAwait(ctx context.Context) error {
 	d, err := s.joinDeps(ctx)
 	if err != nil {
 		return err
+	}
+	if n := s.joined; n != nil && join.ReadyNow(ctx, d, n) {
+		return nil
 	}
 	return join.AwaitReady(ctx, d)
 }

@@ -343,3 +343,27 @@ func BenchmarkSatisfied(b *testing.B) {
 		}
 	}
 }
+
+// The Node Satisfied read answers ReadyNow, with no request of its own:
+// Ready when its kubelet reports Ready, not when it reports NotReady.
+func TestReadyNowReadsTheNodeSatisfiedRead(t *testing.T) {
+	s := newAPIServer(t)
+	d, _ := joinedHost(t, s)
+	for _, c := range []struct {
+		status corev1.ConditionStatus
+		want   bool
+	}{{corev1.ConditionTrue, true}, {corev1.ConditionFalse, false}} {
+		s.put(testNode("n1", "uid-1", ready(c.status, "KubeletReady", "status"), withLabels(d.Config.NodePool.Labels)))
+		ok, n, err := SatisfiedNode(context.Background(), d)
+		if err != nil || !ok || n == nil {
+			t.Fatalf("SatisfiedNode = %v, %v, %v; want the Node", ok, n, err)
+		}
+		before := s.requests.Load()
+		if got := ReadyNow(context.Background(), d, n); got != c.want {
+			t.Errorf("ReadyNow of a Node whose Ready is %s = %v, want %v", c.status, got, c.want)
+		}
+		if r := s.requests.Load() - before; r != 0 {
+			t.Errorf("ReadyNow made %d requests, want none", r)
+		}
+	}
+}
