@@ -88,6 +88,19 @@ func (s Service) Ensure(ctx context.Context, m Manager, unitChanged, filesChange
 			return did, err
 		}
 		did = append(did, "enable")
+		// systemd keeps a loaded unit's UnitFileState until a reload: a
+		// service a socket holds loaded (docker's, cri-dockerd's) still
+		// says disabled after the enable when no reload came before it.
+		again, err := m.Status(ctx, s.Unit)
+		if err != nil {
+			return did, err
+		}
+		if !again.Enabled() {
+			if err := m.DaemonReload(ctx); err != nil {
+				return did, err
+			}
+			did = append(did, "daemon-reload")
+		}
 	}
 	if !st.Active() {
 		if err := m.Start(ctx, s.Unit); err != nil {
