@@ -232,6 +232,23 @@ func cloneArtifacts(in []Artifact) []Artifact {
 // CachePath is where a verified artifact lives in the cache.
 func (f *Fetcher) CachePath(a Artifact) string { return filepath.Join(f.CacheDir, a.SHA256) }
 
+// VerifiedSum is the sha256 of a cache file, read from its name: only a
+// verified file is ever renamed to its sha256 (partial.finish). ok is false
+// for a name that is not a sha256. Installing a binary artifact need not
+// hash it a third time (the kubelet and kubectl are 141 MB).
+func VerifiedSum(p string) (sha256 string, ok bool) {
+	b := filepath.Base(p)
+	if len(b) != 64 {
+		return "", false
+	}
+	for _, c := range b {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return "", false
+		}
+	}
+	return b, true
+}
+
 // cached reports whether the verified file of a is in the cache. Only a
 // verified file is ever renamed to its sha256: the name is the proof.
 func (f *Fetcher) cached(a Artifact) bool {

@@ -356,11 +356,20 @@ func CopyFile(root host.Root, rec phase.Recorder, dst, src string, mode fs.FileM
 		return false, Sum{}, fmt.Errorf("write %s: %w", full, err)
 	}
 	defer t.Cleanup()
-	h := sha256.New()
-	if _, err := io.Copy(t, io.TeeReader(in, h)); err != nil {
-		return false, Sum{}, fmt.Errorf("write %s: %w", full, err)
+	digest, known := artifact.VerifiedSum(src)
+	if known {
+		// A verified cache file: copied by the kernel (copy_file_range),
+		// twice as fast as reading and hashing it here.
+		if _, err := io.Copy(t.File, in); err != nil {
+			return false, Sum{}, fmt.Errorf("write %s: %w", full, err)
+		}
+	} else {
+		h := sha256.New()
+		if _, err := io.Copy(t, io.TeeReader(in, h)); err != nil {
+			return false, Sum{}, fmt.Errorf("write %s: %w", full, err)
+		}
+		digest = hex.EncodeToString(h.Sum(nil))
 	}
-	digest := hex.EncodeToString(h.Sum(nil))
 	// Record before the rename: a crash after it must not leave an
 	// unlisted file.
 	if err := rec.File(dst, digest); err != nil {
@@ -393,6 +402,9 @@ func identical(full, src string) (bool, Sum, error) {
 	hs, err := SumFile(full)
 	if err != nil {
 		return false, Sum{}, nil
+	}
+	if sha, ok := artifact.VerifiedSum(src); ok {
+		return hs.SHA256 == sha, hs, nil
 	}
 	ws, err := SumFile(src)
 	if err != nil {

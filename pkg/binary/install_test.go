@@ -2,6 +2,8 @@ package binary
 
 import (
 	"archive/tar"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"os"
 	"path/filepath"
@@ -291,5 +293,37 @@ func TestInstallTakesArchivesUnpackedAhead(t *testing.T) {
 	}
 	if l := leftovers(t, bad); len(l) != 1 || l[0] != "cni.tgz" {
 		t.Errorf("left beside the artifacts: %v", l)
+	}
+}
+
+// A file of the artifact cache is named by its verified sha256: CopyFile
+// takes the sum from the name (the kernel copies the bytes) and the copy
+// has that content.
+func TestCopyFileOfACacheFileTakesTheSumFromItsName(t *testing.T) {
+	dir := t.TempDir()
+	body := []byte(strings.Repeat("kubectl ", 1<<16))
+	sum := sha256.Sum256(body)
+	src := filepath.Join(dir, hex.EncodeToString(sum[:]))
+	if err := os.WriteFile(src, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	root := host.Root{Dir: t.TempDir()}
+	rec := testrec.New()
+	changed, got, err := CopyFile(root, rec, "/usr/local/bin/kubectl", src, 0o755)
+	if err != nil || !changed {
+		t.Fatalf("CopyFile = %v, %v", changed, err)
+	}
+	want, err := SumFile(root.Path("/usr/local/bin/kubectl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want || want.SHA256 != filepath.Base(src) || rec.Files["/usr/local/bin/kubectl"] != want.SHA256 {
+		t.Errorf("sum %+v, recorded %q; want %+v named %s", got, rec.Files["/usr/local/bin/kubectl"], want, filepath.Base(src))
+	}
+	if st, err := os.Stat(root.Path("/usr/local/bin/kubectl")); err != nil || st.Mode().Perm() != 0o755 {
+		t.Errorf("installed mode: %v, %v", st, err)
+	}
+	if changed, _, err := CopyFile(root, rec, "/usr/local/bin/kubectl", src, 0o755); err != nil || changed {
+		t.Errorf("second CopyFile = %v, %v; want unchanged", changed, err)
 	}
 }
