@@ -160,13 +160,19 @@ func (j *Journal) union(get func(*PhaseRecord) []string) []string {
 	return out
 }
 
-// journalWriter persists the journal after every change, atomically, so a
-// kill at any instant leaves the last complete state on disk.
+// journalWriter persists the journal after every change to the host,
+// atomically, so a kill at any instant leaves the last complete state on
+// disk; a phase found satisfied changes nothing and is saved with the next
+// write or when the run ends.
 type journalWriter struct {
 	mu   sync.Mutex
 	path string
 	j    *Journal
 	now  func() time.Time
+	// noted: a phase found satisfied, held in memory until the next save
+	// or flush: every write fsyncs file and directory (8 a no-op used to
+	// pay), and losing a "checked at" to a crash costs nothing.
+	noted bool
 }
 
 func openJournal(root string, now func() time.Time) (*journalWriter, error) {
@@ -201,6 +207,34 @@ func (w *journalWriter) update(name string, change func(*PhaseRecord) bool) erro
 	return w.save()
 }
 
+// note is update without the save: the change waits for the next one, or
+// for flush.
+func (w *journalWriter) note(name string, change func(*PhaseRecord)) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	rec := w.j.Phase(name)
+	if rec == nil {
+		rec = &PhaseRecord{Name: name}
+		w.j.Phases = append(w.j.Phases, rec)
+	}
+	change(rec)
+	w.j.UpdatedAt = w.now().UTC()
+	w.noted = true
+}
+
+// flush saves what note held back.
+func (w *journalWriter) flush() error {
+	if w == nil {
+		return nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.noted {
+		return nil
+	}
+	return w.save()
+}
+
 func (w *journalWriter) save() error {
 	b, err := json.MarshalIndent(w.j, "", "  ")
 	if err != nil {
@@ -216,6 +250,7 @@ func (w *journalWriter) save() error {
 	if err := atomicfile.Write(w.path, b, 0o600); err != nil {
 		return fmt.Errorf("write the state journal: %w", err)
 	}
+	w.noted = false
 	return nil
 }
 
@@ -235,13 +270,12 @@ func (w *journalWriter) finish(name string, status Status, errText string) error
 		return nil
 	}
 	t := w.now().UTC()
+	if status == StatusUnchanged {
+		w.note(name, func(r *PhaseRecord) { r.Status, r.Error, r.CheckedAt = status, errText, &t })
+		return nil
+	}
 	return w.update(name, func(r *PhaseRecord) bool {
-		r.Status, r.Error = status, errText
-		if status == StatusUnchanged {
-			r.CheckedAt = &t
-			return true
-		}
-		r.FinishedAt = &t
+		r.Status, r.Error, r.FinishedAt = status, errText, &t
 		return true
 	})
 }

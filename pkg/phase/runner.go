@@ -121,6 +121,9 @@ func Run(ctx context.Context, phases []Phase, o Options) (*Result, error) {
 	r := &run{phases: phases, o: o, log: log, jw: jw, res: &Result{DryRun: o.DryRun, Phases: []PhaseResult{}}}
 	began := time.Now()
 	err = r.all(ctx, skip)
+	if ferr := jw.flush(); ferr != nil && err == nil {
+		err = ferr
+	}
 	r.res.DurationSeconds = seconds(time.Since(began))
 	return r.res, err
 }

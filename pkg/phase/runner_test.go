@@ -522,3 +522,50 @@ func TestRecordingWhatIsAlreadyRecordedDoesNotRewriteTheJournal(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A run of satisfied phases writes the journal once, at its end (each
+// write fsyncs file and directory), and that write has every phase's
+// check; a phase that does work is saved at once, with what came before.
+func TestSatisfiedPhasesAreSavedOnceAtTheEnd(t *testing.T) {
+	dir := t.TempDir()
+	root, tr := host.Root{Dir: dir}, &trace{}
+	journal := filepath.Join(dir, paths.JournalPath)
+	inode := func() uint64 {
+		st, err := os.Stat(journal)
+		if err != nil {
+			return 0
+		}
+		return st.Sys().(*syscall.Stat_t).Ino
+	}
+	var seen []uint64
+	satisfied := func(name string) phase.Phase {
+		p := writing(root, tr, name)
+		p.Satisfied = func(context.Context) (bool, error) { seen = append(seen, inode()); return true, nil }
+		return p
+	}
+	// A first run gives the journal a file to compare against.
+	if _, err := phase.Run(context.Background(), []phase.Phase{writing(root, tr, "w")}, phase.Options{Root: dir}); err != nil {
+		t.Fatal(err)
+	}
+	before := inode()
+	if _, err := phase.Run(context.Background(), []phase.Phase{satisfied("a"), satisfied("b"), satisfied("c")}, phase.Options{Root: dir}); err != nil {
+		t.Fatal(err)
+	}
+	for i, ino := range seen {
+		if ino != before {
+			t.Errorf("the journal was rewritten before phase %d's check: satisfied phases must not write one by one", i)
+		}
+	}
+	if inode() == before {
+		t.Error("the run of satisfied phases never saved their checks")
+	}
+	j, err := phase.LoadJournal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"a", "b", "c"} {
+		if r := j.Phase(n); r == nil || r.CheckedAt == nil || r.Status != phase.StatusUnchanged {
+			t.Errorf("phase %s in the journal: %+v, want unchanged with its check time", n, r)
+		}
+	}
+}
