@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 )
@@ -31,6 +32,14 @@ func apiServer(t *testing.T, answers map[string]any) (*Client, func() []request)
 	var seen []request
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
+		// Bodies go as protobuf: recorded as the JSON of what they decode to.
+		if r.Header.Get("Content-Type") == runtime.ContentTypeProtobuf {
+			obj, _, err := codecs().factory.UniversalDeserializer().Decode(body, nil, nil)
+			if err != nil {
+				t.Errorf("%s %s: a protobuf body that does not decode: %v", r.Method, r.URL.Path, err)
+			}
+			body, _ = json.Marshal(obj)
+		}
 		mu.Lock()
 		seen = append(seen, request{r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Get("Content-Type"), string(body)})
 		mu.Unlock()
@@ -103,8 +112,8 @@ func TestCallsReachTheirGroupsPaths(t *testing.T) {
 		{Method: "PATCH", Path: "/api/v1/nodes/n1", Query: "fieldManager=add2tkectl",
 			ContentType: "application/merge-patch+json", Body: `{"spec":{"unschedulable":true}}`},
 		{Method: "PATCH", Path: "/api/v1/nodes/n1/status", ContentType: "application/strategic-merge-patch+json", Body: `{}`},
-		{Method: "DELETE", Path: "/api/v1/nodes/n1", ContentType: "application/json",
-			Body: `{"kind":"DeleteOptions","apiVersion":"v1","preconditions":{"uid":"uid-1"}}` + "\n"},
+		{Method: "DELETE", Path: "/api/v1/nodes/n1", ContentType: runtime.ContentTypeProtobuf,
+			Body: `{"kind":"DeleteOptions","apiVersion":"v1","preconditions":{"uid":"uid-1"}}`},
 		{Method: "GET", Path: "/api/v1/namespaces/kube-public/configmaps/cluster-info"},
 		{Method: "GET", Path: "/apis/certificates.k8s.io/v1/certificatesigningrequests"},
 	}
