@@ -143,8 +143,12 @@ func fileDrift(ctx context.Context, root host.Root, files []phase.FileRecord) ([
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// One buffer per worker: the journal lists dozens of small
+			// files, and a fresh 1 MiB buffer for each was most of what
+			// status allocated.
+			buf := make([]byte, 64<<10)
 			for i := range work {
-				results[i], errs[i] = checkFile(ctx, root, files[i], stamps)
+				results[i], errs[i] = checkFile(ctx, root, files[i], stamps, buf)
 			}
 		}()
 	}
@@ -165,14 +169,14 @@ func fileDrift(ctx context.Context, root host.Root, files []phase.FileRecord) ([
 	return out, errors.Join(errs...)
 }
 
-func checkFile(ctx context.Context, root host.Root, f phase.FileRecord, stamps map[string]binary.Sum) (*FileDrift, error) {
+func checkFile(ctx context.Context, root host.Root, f phase.FileRecord, stamps map[string]binary.Sum, buf []byte) (*FileDrift, error) {
 	full := root.Path(f.Path)
 	if s, ok := stamps[f.Path]; ok && s.SHA256 == f.SHA256 {
 		if st, err := os.Stat(full); err == nil && st.Size() == s.Size && st.ModTime().UnixNano() == s.MTimeNs {
 			return nil, nil
 		}
 	}
-	sum, err := hashFile(ctx, full)
+	sum, err := hashFile(ctx, full, buf)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return &FileDrift{Path: f.Path, Change: ChangeMissing, SHA256: f.SHA256}, nil
@@ -184,15 +188,15 @@ func checkFile(ctx context.Context, root host.Root, f phase.FileRecord, stamps m
 	return nil, nil
 }
 
-// hashFile returns the hex sha256 of a file, giving up when ctx ends.
-func hashFile(ctx context.Context, p string) (string, error) {
+// hashFile returns the hex sha256 of a file, read through buf, giving up
+// when ctx ends.
+func hashFile(ctx context.Context, p string, buf []byte) (string, error) {
 	fh, err := os.Open(p)
 	if err != nil {
 		return "", err
 	}
 	defer fh.Close()
 	h := sha256.New()
-	buf := make([]byte, 1<<20)
 	for {
 		if err := ctx.Err(); err != nil {
 			return "", fmt.Errorf("hash %s: %w", p, err)
