@@ -242,44 +242,80 @@ type copyJob struct {
 	sum      Sum
 }
 
-// copyAll runs CopyFile for every job, as many at once as there are CPUs:
-// reading, hashing and writing a file is CPU-bound on a page-cached
-// artifact, and the kubelet phase's 141 MB (kubelet and kubectl) took
-// 0.29 s one after the other. It returns the paths it rewrote, sorted,
-// and the failures.
+// copyAll installs every job's file: all are copied beside their targets
+// (as many at once as there are CPUs, hashing a page-cached file being
+// CPU-bound), recorded in one journal write (each write fsyncs file and
+// directory: a plan's two dozen binaries took that many), then renamed
+// into place. A failure before the record leaves nothing installed. It
+// returns the paths it rewrote, sorted.
 func copyAll(root host.Root, rec phase.Recorder, jobs []copyJob) ([]string, error) {
+	stagedAt := make([]staged, len(jobs))
+	defer func() {
+		for _, s := range stagedAt {
+			s.cleanup() // a no-op once committed
+		}
+	}()
+	err := parallel(len(jobs), func(i int) error {
+		j := &jobs[i]
+		var err error
+		stagedAt[i], err = stage(root, j.dst, j.src, j.mode)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	records := make([]phase.FileRecord, len(jobs))
+	for i, j := range jobs {
+		records[i] = phase.FileRecord{Path: j.dst, SHA256: stagedAt[i].digest}
+	}
+	if err := phase.RecordFiles(rec, records); err != nil {
+		return nil, err
+	}
 	var (
 		mu      sync.Mutex
 		changed []string
-		errs    []error
-		next    = make(chan int)
-		wg      sync.WaitGroup
 	)
-	for range min(goruntime.NumCPU(), len(jobs), 4) {
+	err = parallel(len(jobs), func(i int) error {
+		did, sum, err := stagedAt[i].commit()
+		mu.Lock()
+		defer mu.Unlock()
+		jobs[i].sum = sum
+		if did {
+			changed = append(changed, jobs[i].dst)
+		}
+		return err
+	})
+	sort.Strings(changed)
+	return changed, err
+}
+
+// parallel runs f(0..n-1), as many at once as there are CPUs (at most 4),
+// and joins the failures, sorted.
+func parallel(n int, f func(i int) error) error {
+	var (
+		mu   sync.Mutex
+		errs []error
+		next = make(chan int)
+		wg   sync.WaitGroup
+	)
+	for range min(goruntime.NumCPU(), n, 4) {
 		wg.Go(func() {
 			for i := range next {
-				j := &jobs[i]
-				did, sum, err := CopyFile(root, rec, j.dst, j.src, j.mode)
-				mu.Lock()
-				j.sum = sum
-				if did {
-					changed = append(changed, j.dst)
-				}
-				if err != nil {
+				if err := f(i); err != nil {
+					mu.Lock()
 					errs = append(errs, err)
+					mu.Unlock()
 				}
-				mu.Unlock()
 			}
 		})
 	}
-	for i := range jobs {
+	for i := range n {
 		next <- i
 	}
 	close(next)
 	wg.Wait()
-	sort.Strings(changed)
 	sort.Slice(errs, func(i, k int) bool { return errs[i].Error() < errs[k].Error() })
-	return changed, errors.Join(errs...)
+	return errors.Join(errs...)
 }
 
 func (it Item) sources(artifact, dir string) ([]copyPair, error) {
@@ -333,56 +369,90 @@ func (it Item) sources(artifact, dir string) ([]copyPair, error) {
 // (it used to be hashed before and after the copy, and Plan.Install hashed
 // the artifact again).
 func CopyFile(root host.Root, rec phase.Recorder, dst, src string, mode fs.FileMode) (changed bool, sum Sum, err error) {
+	st, err := stage(root, dst, src, mode)
+	if err != nil {
+		return false, Sum{}, err
+	}
+	defer st.cleanup()
+	// Record before the rename: a crash after it must not leave an
+	// unlisted file.
+	if err := rec.File(dst, st.digest); err != nil {
+		return false, Sum{}, err
+	}
+	return st.commit()
+}
+
+// staged is a file copied beside its target and hashed, not yet renamed
+// into place; pending is nil when the target already has its content and
+// mode.
+type staged struct {
+	full, digest string
+	pending      *atomicfile.Pending
+	have         Sum
+}
+
+// stage copies src beside host path dst (never into $TMPDIR: a tmpfs
+// there may be too small for a kubelet, and the rename must stay on one
+// filesystem), unless dst is identical already.
+func stage(root host.Root, dst, src string, mode fs.FileMode) (staged, error) {
 	full := root.Path(dst)
 	if same, have, err := identical(full, src); err != nil {
-		return false, Sum{}, err
+		return staged{}, err
 	} else if same {
 		if st, err := os.Stat(full); err == nil && st.Mode().Perm() == mode.Perm() {
-			return false, have, rec.File(dst, have.SHA256)
+			return staged{full: full, digest: have.SHA256, have: have}, nil
 		}
 	}
 	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-		return false, Sum{}, fmt.Errorf("create directory for %s: %w", full, err)
+		return staged{}, fmt.Errorf("create directory for %s: %w", full, err)
 	}
 	in, err := os.Open(src)
 	if err != nil {
-		return false, Sum{}, err
+		return staged{}, err
 	}
 	defer in.Close()
-	// Beside the target, never $TMPDIR: a tmpfs there may be too small for
-	// a kubelet, and the rename must stay on one filesystem.
 	t, err := atomicfile.New(full, mode)
 	if err != nil {
-		return false, Sum{}, fmt.Errorf("write %s: %w", full, err)
+		return staged{}, fmt.Errorf("write %s: %w", full, err)
 	}
-	defer t.Cleanup()
 	digest, known := artifact.VerifiedSum(src)
 	if known {
 		// A verified cache file: copied by the kernel (copy_file_range),
 		// twice as fast as reading and hashing it here.
-		if _, err := io.Copy(t.File, in); err != nil {
-			return false, Sum{}, fmt.Errorf("write %s: %w", full, err)
-		}
+		_, err = io.Copy(t.File, in)
 	} else {
 		h := sha256.New()
-		if _, err := io.Copy(t, io.TeeReader(in, h)); err != nil {
-			return false, Sum{}, fmt.Errorf("write %s: %w", full, err)
-		}
+		_, err = io.Copy(t, io.TeeReader(in, h))
 		digest = hex.EncodeToString(h.Sum(nil))
 	}
-	// Record before the rename: a crash after it must not leave an
-	// unlisted file.
-	if err := rec.File(dst, digest); err != nil {
-		return false, Sum{}, err
+	if err != nil {
+		t.Cleanup()
+		return staged{}, fmt.Errorf("write %s: %w", full, err)
 	}
-	if err := t.Commit(); err != nil {
-		return false, Sum{}, fmt.Errorf("write %s: %w", full, err)
+	return staged{full: full, digest: digest, pending: t}, nil
+}
+
+// commit renames a staged copy into place (it must be recorded first) and
+// returns whether it changed the target, and the target's sum.
+func (s staged) commit() (bool, Sum, error) {
+	if s.pending == nil {
+		return false, s.have, nil
 	}
-	st, err := os.Stat(full)
+	if err := s.pending.Commit(); err != nil {
+		return false, Sum{}, fmt.Errorf("write %s: %w", s.full, err)
+	}
+	st, err := os.Stat(s.full)
 	if err != nil {
 		return true, Sum{}, err
 	}
-	return true, Sum{Path: full, SHA256: digest, Size: st.Size(), MTimeNs: st.ModTime().UnixNano()}, nil
+	return true, Sum{Path: s.full, SHA256: s.digest, Size: st.Size(), MTimeNs: st.ModTime().UnixNano()}, nil
+}
+
+// cleanup removes a copy that was not committed.
+func (s staged) cleanup() {
+	if s.pending != nil {
+		s.pending.Cleanup()
+	}
 }
 
 // identical reports whether the file at full has src's content (and its

@@ -15,6 +15,7 @@ import (
 	"github.com/add2tkectl/add2tkectl/internal/testrec"
 	"github.com/add2tkectl/add2tkectl/pkg/artifact"
 	"github.com/add2tkectl/add2tkectl/pkg/host"
+	"github.com/add2tkectl/add2tkectl/pkg/phase"
 )
 
 func TestMembersAreFoundByUniqueSuffix(t *testing.T) {
@@ -327,3 +328,58 @@ func TestCopyFileOfACacheFileTakesTheSumFromItsName(t *testing.T) {
 		t.Errorf("second CopyFile = %v, %v; want unchanged", changed, err)
 	}
 }
+
+// batchRec records in batches and checks, when it is called, that no file
+// it records is in place yet: the journal must list a file before it lands.
+type batchRec struct {
+	*testrec.Recorder
+	t       *testing.T
+	root    host.Root
+	batches int
+}
+
+func (b *batchRec) Files(recs []phase.FileRecord) error {
+	b.batches++
+	for _, f := range recs {
+		if _, err := os.Stat(b.root.Path(f.Path)); err == nil {
+			b.t.Errorf("%s was in place before the journal listed it", f.Path)
+		}
+		if err := b.File(f.Path, f.SHA256); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// A plan's files are recorded in one journal write, before any of them is
+// renamed into place; a failure to record installs none of them.
+func TestAPlansFilesAreRecordedAtOnceBeforeTheyLand(t *testing.T) {
+	dir := t.TempDir()
+	cni := artifacttest.TarGz(t, dir, "cni.tgz", map[string]string{"bridge": "B", "loopback": "L", "host-local": "H"})
+	root := host.Root{Dir: t.TempDir()}
+	p := Plan{Component: "c", Items: []Item{{Artifact: "cni", From: "*", Dst: "/opt/cni/bin", Mode: 0o755}}}
+	rec := &batchRec{Recorder: testrec.New(), t: t, root: root}
+	changed, err := p.Install(root, rec, map[string]string{"cni": cni})
+	if err != nil || len(changed) != 3 {
+		t.Fatalf("Install = %v, %v; want 3 files", changed, err)
+	}
+	for _, f := range []string{"bridge", "loopback", "host-local"} {
+		if _, ok := rec.Recorder.Files["/opt/cni/bin/"+f]; !ok {
+			t.Errorf("%s not recorded", f)
+		}
+	}
+	if rec.batches != 1 {
+		t.Errorf("%d journal writes for the plan's files; want one", rec.batches)
+	}
+	fresh := host.Root{Dir: t.TempDir()}
+	if _, err := p.Install(fresh, failingRec{testrec.New()}, map[string]string{"cni": cni}); err == nil {
+		t.Fatal("Install with a journal that cannot record succeeded")
+	}
+	if ents, _ := os.ReadDir(fresh.Path("/opt/cni/bin")); len(ents) != 0 {
+		t.Errorf("a failed record left %v in place (temp files included)", ents)
+	}
+}
+
+type failingRec struct{ *testrec.Recorder }
+
+func (failingRec) Files([]phase.FileRecord) error { return errors.New("journal full") }

@@ -301,17 +301,27 @@ func (r *recorder) recorded() bool {
 }
 
 func (r *recorder) File(path, sha256 string) error {
+	return r.Files([]FileRecord{{Path: path, SHA256: sha256}})
+}
+
+// Files implements BatchRecorder: one write for all of records.
+func (r *recorder) Files(records []FileRecord) error {
 	r.touch()
 	return r.w.update(r.phase, func(p *PhaseRecord) bool {
-		for i := range p.Files {
-			if p.Files[i].Path == path {
-				changed := p.Files[i].SHA256 != sha256
-				p.Files[i].SHA256 = sha256
-				return changed
+		changed := false
+	next:
+		for _, f := range records {
+			for i := range p.Files {
+				if p.Files[i].Path == f.Path {
+					changed = changed || p.Files[i].SHA256 != f.SHA256
+					p.Files[i].SHA256 = f.SHA256
+					continue next
+				}
 			}
+			p.Files = append(p.Files, f)
+			changed = true
 		}
-		p.Files = append(p.Files, FileRecord{Path: path, SHA256: sha256})
-		return true
+		return changed
 	})
 }
 

@@ -36,6 +36,27 @@ type Recorder interface {
 	Set(key, value string) error
 }
 
+// BatchRecorder is a Recorder that records many files in one journal
+// write (each write fsyncs file and directory): a plan's two dozen
+// binaries are recorded at once before any is renamed into place.
+type BatchRecorder interface {
+	Files(records []FileRecord) error
+}
+
+// RecordFiles records every file of records: at once when rec is a
+// BatchRecorder, one by one otherwise.
+func RecordFiles(rec Recorder, records []FileRecord) error {
+	if b, ok := rec.(BatchRecorder); ok {
+		return b.Files(records)
+	}
+	for _, f := range records {
+		if err := rec.File(f.Path, f.SHA256); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Forgetter is a Recorder that can drop a file from the journal once a
 // phase removed it from the host (a drop-in no setting asks for any more),
 // so that status does not report it missing. Recorders that cannot forget

@@ -569,3 +569,26 @@ func TestSatisfiedPhasesAreSavedOnceAtTheEnd(t *testing.T) {
 		}
 	}
 }
+
+// RecordFiles through a phase's recorder lists every file in the journal,
+// a record of a path already listed taking the new sum.
+func TestRecordFilesListsEveryFileOnce(t *testing.T) {
+	dir := t.TempDir()
+	p := phase.Phase{Name: "a", Description: "a", Run: func(_ context.Context, rec phase.Recorder) error {
+		if err := rec.File("/x", "old"); err != nil {
+			return err
+		}
+		return phase.RecordFiles(rec, []phase.FileRecord{{Path: "/x", SHA256: "new"}, {Path: "/y", SHA256: "y"}})
+	}}
+	if _, err := phase.Run(context.Background(), []phase.Phase{p}, phase.Options{Root: dir}); err != nil {
+		t.Fatal(err)
+	}
+	j, err := phase.LoadJournal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []phase.FileRecord{{Path: "/x", SHA256: "new"}, {Path: "/y", SHA256: "y"}}
+	if diff := cmp.Diff(want, j.Phase("a").Files); diff != "" {
+		t.Errorf("journal files (-want +got):\n%s", diff)
+	}
+}
