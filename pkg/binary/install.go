@@ -246,8 +246,9 @@ type copyJob struct {
 // (as many at once as there are CPUs, hashing a page-cached file being
 // CPU-bound), recorded in one journal write (each write fsyncs file and
 // directory: a plan's two dozen binaries took that many), then renamed
-// into place. A failure before the record leaves nothing installed. It
-// returns the paths it rewrote, sorted.
+// into place. A file that replaces another is recorded alone, just before
+// its rename (staged.replaces). A failure before the record leaves nothing
+// installed. It returns the paths it rewrote, sorted.
 func copyAll(root host.Root, rec phase.Recorder, jobs []copyJob) ([]string, error) {
 	stagedAt := make([]staged, len(jobs))
 	defer func() {
@@ -264,9 +265,11 @@ func copyAll(root host.Root, rec phase.Recorder, jobs []copyJob) ([]string, erro
 	if err != nil {
 		return nil, err
 	}
-	records := make([]phase.FileRecord, len(jobs))
+	var records []phase.FileRecord
 	for i, j := range jobs {
-		records[i] = phase.FileRecord{Path: j.dst, SHA256: stagedAt[i].digest}
+		if !stagedAt[i].replaces {
+			records = append(records, phase.FileRecord{Path: j.dst, SHA256: stagedAt[i].digest})
+		}
 	}
 	if err := phase.RecordFiles(rec, records); err != nil {
 		return nil, err
@@ -276,6 +279,11 @@ func copyAll(root host.Root, rec phase.Recorder, jobs []copyJob) ([]string, erro
 		changed []string
 	)
 	err = parallel(len(jobs), func(i int) error {
+		if stagedAt[i].replaces {
+			if err := rec.File(jobs[i].dst, stagedAt[i].digest); err != nil {
+				return err
+			}
+		}
 		did, sum, err := stagedAt[i].commit()
 		mu.Lock()
 		defer mu.Unlock()
@@ -389,6 +397,11 @@ type staged struct {
 	full, digest string
 	pending      *atomicfile.Pending
 	have         Sum
+	// replaces: a different file is at the target now. It is recorded
+	// alone, just before its rename: were it listed earlier and the
+	// install stopped in between, uninstall would remove a file install
+	// never wrote.
+	replaces bool
 }
 
 // stage copies src beside host path dst (never into $TMPDIR: a tmpfs
@@ -411,6 +424,7 @@ func stage(root host.Root, dst, src string, mode fs.FileMode) (staged, error) {
 		return staged{}, err
 	}
 	defer in.Close()
+	_, statErr := os.Lstat(full)
 	t, err := atomicfile.New(full, mode)
 	if err != nil {
 		return staged{}, fmt.Errorf("write %s: %w", full, err)
@@ -429,7 +443,7 @@ func stage(root host.Root, dst, src string, mode fs.FileMode) (staged, error) {
 		t.Cleanup()
 		return staged{}, fmt.Errorf("write %s: %w", full, err)
 	}
-	return staged{full: full, digest: digest, pending: t}, nil
+	return staged{full: full, digest: digest, pending: t, replaces: statErr == nil}, nil
 }
 
 // commit renames a staged copy into place (it must be recorded first) and

@@ -351,13 +351,21 @@ func (b *batchRec) Files(recs []phase.FileRecord) error {
 	return nil
 }
 
-// A plan's files are recorded in one journal write, before any of them is
-// renamed into place; a failure to record installs none of them.
+// A plan's new files are recorded in one journal write, before any of them
+// is renamed into place; a failure to record installs none of them.
 func TestAPlansFilesAreRecordedAtOnceBeforeTheyLand(t *testing.T) {
 	dir := t.TempDir()
 	cni := artifacttest.TarGz(t, dir, "cni.tgz", map[string]string{"bridge": "B", "loopback": "L", "host-local": "H"})
 	root := host.Root{Dir: t.TempDir()}
 	p := Plan{Component: "c", Items: []Item{{Artifact: "cni", From: "*", Dst: "/opt/cni/bin", Mode: 0o755}}}
+	// An older bridge is there: it is recorded alone, just before its
+	// rename (batchRec fails a batch listing a file already in place).
+	if err := os.MkdirAll(root.Path("/opt/cni/bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(root.Path("/opt/cni/bin/bridge"), []byte("old"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	rec := &batchRec{Recorder: testrec.New(), t: t, root: root}
 	changed, err := p.Install(root, rec, map[string]string{"cni": cni})
 	if err != nil || len(changed) != 3 {

@@ -71,22 +71,75 @@ func (r Root) FileSHA256(p string) (string, error) {
 }
 
 // WriteAll writes every file of a rendered set (host path → content and
-// mode) with WriteFile, in path order, and returns the paths it changed.
+// mode) as WriteFile does, in path order, and returns the paths it changed.
+// Every file is recorded in one journal write before the first is written
+// (a write fsyncs the journal and its directory: one, not one per file).
 func (r Root) WriteAll(rec phase.Recorder, files map[string]File) ([]string, error) {
 	paths := make([]string, 0, len(files))
 	for p := range files {
 		paths = append(paths, p)
 	}
 	sort.Strings(paths)
-	var changed []string
+	var records []phase.FileRecord
+	var todo []string
+	sums := map[string]string{}
+	replaces := map[string]bool{}
 	for _, p := range paths {
-		did, err := r.WriteFile(rec, p, files[p].Data, files[p].Mode)
+		f := files[p]
+		sum := sha256.Sum256(f.Data)
+		sums[p] = hex.EncodeToString(sum[:])
+		same, exists, err := r.same(p, f.Data, f.Mode)
 		if err != nil {
-			return changed, err
+			return nil, err
 		}
-		if did {
-			changed = append(changed, p)
+		if !same {
+			todo = append(todo, p)
+		}
+		// A file that replaces another is recorded alone, just before it
+		// is written: listed earlier, an install stopped in between would
+		// have uninstall remove a file it never wrote.
+		replaces[p] = exists && !same
+		if !replaces[p] {
+			records = append(records, phase.FileRecord{Path: p, SHA256: sums[p]})
 		}
 	}
+	// Record first: a crash after a rename must not leave an unlisted file.
+	if err := phase.RecordFiles(rec, records); err != nil {
+		return nil, err
+	}
+	var changed []string
+	for _, p := range todo {
+		full := r.Path(p)
+		if err := atomicfile.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			return changed, fmt.Errorf("create directory for %s: %w", full, err)
+		}
+		if replaces[p] {
+			if err := rec.File(p, sums[p]); err != nil {
+				return changed, err
+			}
+		}
+		if err := atomicfile.Write(full, files[p].Data, files[p].Mode); err != nil {
+			return changed, err
+		}
+		changed = append(changed, p)
+	}
 	return changed, nil
+}
+
+// same reports whether the host file p has data and mode already, and
+// whether anything is at p.
+func (r Root) same(p string, data []byte, mode fs.FileMode) (same, exists bool, err error) {
+	full := r.Path(p)
+	old, err := os.ReadFile(full)
+	if errors.Is(err, fs.ErrNotExist) {
+		_, lerr := os.Lstat(full) // a dangling symlink is something
+		return false, lerr == nil, nil
+	} else if err != nil {
+		return false, true, fmt.Errorf("read %s: %w", full, err)
+	}
+	if !bytes.Equal(old, data) {
+		return false, true, nil
+	}
+	st, err := os.Stat(full)
+	return err == nil && st.Mode().Perm() == mode.Perm(), true, nil
 }

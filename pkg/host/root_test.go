@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/add2tkectl/add2tkectl/internal/testrec"
+	"github.com/add2tkectl/add2tkectl/pkg/phase"
 )
 
 // TestWriteFileNeverShowsASecretWithAWiderMode: rewriting a secret over an
@@ -135,4 +136,72 @@ func TestWriteFileMakesTheModeExactWhateverTheUmask(t *testing.T) {
 			t.Errorf("umask %o, mode %v: got %v (%v)", tc.umask, tc.mode, st.Mode().Perm(), err)
 		}
 	}
+}
+
+// WriteAll records new files in one journal write before writing any; a
+// file that replaces one already there is recorded only just before it is
+// written, so a stopped run never lists (for uninstall to remove) a file it
+// did not write.
+func TestWriteAllRecordsAReplacedFileOnlyWhenItWritesIt(t *testing.T) {
+	root := Root{Dir: t.TempDir()}
+	if err := os.MkdirAll(root.Path("/etc/b"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// /etc/b/x is the operator's; /etc/a/blocked cannot be written (its
+	// parent is a dangling symlink), and comes first in path order.
+	if err := os.WriteFile(root.Path("/etc/b/x"), []byte("operator's"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/nowhere", root.Path("/etc/a")); err != nil {
+		t.Fatal(err)
+	}
+	rec := &batches{Recorder: testrec.New()}
+	_, err := root.WriteAll(rec, map[string]File{
+		"/etc/a/blocked": {Data: []byte("1"), Mode: 0o644},
+		"/etc/b/x":       {Data: []byte("ours"), Mode: 0o644},
+		"/etc/c/new":     {Data: []byte("3"), Mode: 0o644},
+	})
+	if err == nil {
+		t.Fatal("WriteAll under a dangling symlink succeeded")
+	}
+	if _, ok := rec.Recorder.Files["/etc/b/x"]; ok {
+		t.Error("the operator's file was recorded though install never wrote over it")
+	}
+	if b, _ := os.ReadFile(root.Path("/etc/b/x")); string(b) != "operator's" {
+		t.Errorf("the operator's file = %q", b)
+	}
+	if len(rec.batches) != 1 || len(rec.batches[0]) != 2 {
+		t.Errorf("batches %v: want one, of the two new files", rec.batches)
+	}
+
+	// Unblocked, it is written and recorded; the new files are too.
+	if err := os.Remove(root.Path("/etc/a")); err != nil {
+		t.Fatal(err)
+	}
+	rec = &batches{Recorder: testrec.New()}
+	changed, err := root.WriteAll(rec, map[string]File{
+		"/etc/a/blocked": {Data: []byte("1"), Mode: 0o644},
+		"/etc/b/x":       {Data: []byte("ours"), Mode: 0o644},
+	})
+	if err != nil || len(changed) != 2 || len(rec.Recorder.Files) != 2 {
+		t.Errorf("WriteAll = %v, %v, recorded %v; want both written and recorded", changed, err, rec.Recorder.Files)
+	}
+}
+
+// batches is a BatchRecorder that keeps each batch's paths.
+type batches struct {
+	*testrec.Recorder
+	batches [][]string
+}
+
+func (b *batches) Files(recs []phase.FileRecord) error {
+	var ps []string
+	for _, f := range recs {
+		ps = append(ps, f.Path)
+		if err := b.File(f.Path, f.SHA256); err != nil {
+			return err
+		}
+	}
+	b.batches = append(b.batches, ps)
+	return nil
 }
