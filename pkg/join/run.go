@@ -160,7 +160,7 @@ func (j *joiner) waitRegistered(ctx context.Context) (kubeclient.Interface, *cor
 		} else {
 			j.log.WithField("node", j.d.NodeName).Info("waiting for the Node to be registered")
 			j.last = "node not registered"
-			err = poll(ctx, j.d.Backoff, func(ctx context.Context) (bool, error) {
+			err = pollNode(ctx, j.d.Backoff, client, j.d.NodeName, func(ctx context.Context) (bool, error) {
 				n, err := client.Nodes().Get(ctx, j.d.NodeName, metav1.GetOptions{})
 				switch {
 				case err == nil:
@@ -328,7 +328,7 @@ func (j *joiner) patch(ctx context.Context, step Step, c kubeclient.Interface, p
 func (j *joiner) waitReady(ctx context.Context, c kubeclient.Interface) error {
 	j.log.WithField("node", j.d.NodeName).Info("waiting for the Node to be Ready")
 	j.last = "NotReady: the kubelet has not reported a Ready condition yet"
-	err := poll(ctx, j.d.Backoff, func(ctx context.Context) (bool, error) {
+	err := pollNode(ctx, j.d.Backoff, c, j.d.NodeName, func(ctx context.Context) (bool, error) {
 		n, err := c.Nodes().Get(ctx, j.d.NodeName, metav1.GetOptions{})
 		if err != nil {
 			// A read cut short by the deadline itself says nothing: the

@@ -326,3 +326,37 @@ func TestRunStaleCredentials(t *testing.T) {
 		}
 	})
 }
+
+// With pauses far longer than the test, the Ready wait ends only because
+// the Node's watch wakes it when the kubelet's status turns Ready.
+func TestTheReadyWaitWakesOnTheNodesChange(t *testing.T) {
+	root := bootstrapped(t)
+	c := kubeclienttest.New(testNode("n1", "uid-1", ready(corev1.ConditionFalse, "KubeletNotReady", "cni plugin not initialized")))
+	j := newJournal()
+	d := testDeps(t, root, j, clients(map[string]kubeclient.Interface{paths.KubeletKubeconfig: c}))
+	d.Backoff = Backoff{First: time.Hour, Fast: time.Hour, FastFor: time.Hour, Max: time.Hour}
+	d.Timeout = 30 * time.Second
+	go func() {
+		// The kubelet's status update, once the wait has begun.
+		time.Sleep(300 * time.Millisecond)
+		n, err := c.CoreV1().Nodes().Get(context.Background(), "n1", metav1.GetOptions{})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		ready(corev1.ConditionTrue, "KubeletReady", "kubelet is posting ready status")(n)
+		if _, err := c.CoreV1().Nodes().UpdateStatus(context.Background(), n, metav1.UpdateOptions{}); err != nil {
+			t.Error(err)
+		}
+	}()
+	done := make(chan error, 1)
+	go func() { _, err := Run(context.Background(), d, j); done <- err }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the Ready wait slept through the Node's change: no watch woke it")
+	}
+}

@@ -23,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/rest"
 )
 
@@ -38,6 +39,8 @@ type NodeInterface interface {
 	Get(ctx context.Context, name string, opts metav1.GetOptions) (*corev1.Node, error)
 	Patch(ctx context.Context, name string, pt types.PatchType, data []byte, opts metav1.PatchOptions, subresources ...string) (*corev1.Node, error)
 	Delete(ctx context.Context, name string, opts metav1.DeleteOptions) error
+	// Watch streams changes of the Nodes opts selects (the join's wake-up).
+	Watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
 }
 
 // ConfigMapInterface reads a ConfigMap (cluster-info, at discovery).
@@ -133,6 +136,11 @@ func (n nodes) Patch(ctx context.Context, name string, pt types.PatchType, data 
 	err := n.c.Patch(pt).Resource("nodes").Name(name).SubResource(subresources...).
 		VersionedParams(&opts, codecs().params).Body(data).Do(ctx).Into(out)
 	return out, err
+}
+
+func (n nodes) Watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+	opts.Watch = true
+	return n.c.Get().Resource("nodes").VersionedParams(&opts, codecs().params).Watch(ctx)
 }
 
 func (n nodes) Delete(ctx context.Context, name string, opts metav1.DeleteOptions) error {

@@ -71,6 +71,14 @@ func (p Pauses) orDefault() Pauses {
 // it returns ctx's error once the context ends first. It is the one wait
 // loop: Answer's and the join's.
 func Poll(ctx context.Context, p Pauses, cond func(context.Context) (bool, error)) error {
+	return PollOrWake(ctx, p, nil, cond)
+}
+
+// PollOrWake is Poll whose pause also ends when wake receives (a watch saw
+// what is waited for change), so an answer is not late by up to a pause;
+// the pauses still bound the wait when wake stays quiet (a watch refused
+// or cut). A nil wake never receives.
+func PollOrWake(ctx context.Context, p Pauses, wake <-chan struct{}, cond func(context.Context) (bool, error)) error {
 	start := time.Now()
 	pause := p.Initial()
 	timer := time.NewTimer(0)
@@ -86,6 +94,8 @@ func Poll(ctx context.Context, p Pauses, cond func(context.Context) (bool, error
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-timer.C:
+		case <-wake:
+			timer.Stop() // no stale tick after Stop since Go 1.23
 		}
 		pause = p.Next(pause, time.Since(start))
 	}

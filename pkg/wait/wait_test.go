@@ -104,3 +104,28 @@ func TestPausesDefaults(t *testing.T) {
 		}
 	}
 }
+
+// A wake ends the pause at once; without one the pauses still bound the
+// wait.
+func TestPollOrWakeEndsThePauseOnAWake(t *testing.T) {
+	wake := make(chan struct{}, 1)
+	calls := 0
+	long := Pauses{First: time.Hour, Fast: time.Hour, FastFor: time.Hour, Max: time.Hour}
+	done := make(chan error, 1)
+	go func() {
+		done <- PollOrWake(context.Background(), long, wake, func(context.Context) (bool, error) {
+			calls++
+			return calls == 3, nil
+		})
+	}()
+	wake <- struct{}{}
+	wake <- struct{}{}
+	select {
+	case err := <-done:
+		if err != nil || calls != 3 {
+			t.Errorf("PollOrWake = %v after %d calls, want done after 3", err, calls)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("two wakes did not end two hour-long pauses")
+	}
+}
