@@ -238,15 +238,7 @@ func (f *Fetcher) CachePath(a Artifact) string { return filepath.Join(f.CacheDir
 // hash it a third time (the kubelet and kubectl are 141 MB).
 func VerifiedSum(p string) (sha256 string, ok bool) {
 	b := filepath.Base(p)
-	if len(b) != 64 {
-		return "", false
-	}
-	for _, c := range b {
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return "", false
-		}
-	}
-	return b, true
+	return b, isSHA256(b)
 }
 
 // cached reports whether the verified file of a is in the cache. Only a

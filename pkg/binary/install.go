@@ -186,40 +186,33 @@ func (p Plan) Install(root host.Root, rec phase.Recorder, artifacts map[string]s
 // name, also when it fails, so the caller removes them.
 func (p Plan) extract(artifacts map[string]string) (map[string]string, error) {
 	dirs := map[string]string{}
+	var names []string
 	for _, it := range p.Items {
-		if it.From != "" {
-			dirs[it.Artifact] = extractDir(artifacts[it.Artifact])
+		if _, ok := dirs[it.Artifact]; it.From != "" && !ok {
+			dirs[it.Artifact] = artifact.UnpackDir(artifacts[it.Artifact])
+			names = append(names, it.Artifact)
 		}
 	}
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
-	)
-	for name, dir := range dirs {
-		wg.Go(func() {
-			src := artifacts[name]
-			// The download phase unpacks archives as they arrive, into dir;
-			// the one safe extractor refuses escapes, links out, device
-			// nodes and archive bombs, and drops setuid/setgid bits.
-			_, ok, err := p.Unpacked.Take(src)
-			if !ok {
-				err = artifact.ExtractTarGz(src, dir)
-			}
-			if err != nil {
-				mu.Lock()
-				errs = append(errs, fmt.Errorf("%s: artifact %s: %w", p.Component, name, err))
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
-	return dirs, errors.Join(errs...)
+	err := parallel(len(names), func(i int) error {
+		name := names[i]
+		src := artifacts[name]
+		// The download phase unpacks archives as they arrive, into the
+		// same directory; the one safe extractor refuses escapes, links
+		// out, device nodes and archive bombs, and drops setuid/setgid bits.
+		_, ok, err := p.Unpacked.Take(src)
+		if !ok {
+			err = artifact.ExtractTarGz(src, dirs[name])
+		}
+		if err != nil {
+			return fmt.Errorf("%s: artifact %s: %w", p.Component, name, err)
+		}
+		return nil
+	})
+	return dirs, err
 }
 
-// sourceSum is the artifact src's Sum. A binary artifact was just hashed
-// whole by CopyFile (copy is that sum): only its stat is new. An archive is
+// sourceSum is the artifact src's Sum. A binary artifact was just copied
+// whole (copy is that copy's sum): only its stat is new. An archive is
 // hashed here.
 func sourceSum(src string, copy *Sum) (Sum, error) {
 	if copy == nil {
@@ -370,24 +363,15 @@ func (it Item) sources(artifact, dir string) ([]copyPair, error) {
 	return []copyPair{{filepath.Join(dir, hits[0]), it.Dst}}, nil
 }
 
-// CopyFile installs the real file src at host path dst with mode, streamed
-// through a temporary file that is fsynced and renamed, and records it. An
-// identical file is left untouched (its mtime too, so services depending
-// on it are not restarted). The content is hashed once, while it is copied
-// (it used to be hashed before and after the copy, and Plan.Install hashed
-// the artifact again).
-func CopyFile(root host.Root, rec phase.Recorder, dst, src string, mode fs.FileMode) (changed bool, sum Sum, err error) {
-	st, err := stage(root, dst, src, mode)
-	if err != nil {
-		return false, Sum{}, err
-	}
-	defer st.cleanup()
-	// Record before the rename: a crash after it must not leave an
-	// unlisted file.
-	if err := rec.File(dst, st.digest); err != nil {
-		return false, Sum{}, err
-	}
-	return st.commit()
+// copyFile installs the real file src at host path dst with mode, as
+// copyAll does for a plan: streamed through a temporary file beside it,
+// fsynced, recorded, renamed. An identical file is left untouched (its
+// mtime too, so services depending on it are not restarted); the content
+// is hashed once, while it is copied.
+func copyFile(root host.Root, rec phase.Recorder, dst, src string, mode fs.FileMode) (changed bool, sum Sum, err error) {
+	jobs := []copyJob{{copyPair: copyPair{src: src, dst: dst}, mode: mode}}
+	rewrote, err := copyAll(root, rec, jobs)
+	return len(rewrote) == 1, jobs[0].sum, err
 }
 
 // staged is a file copied beside its target and hashed, not yet renamed
@@ -496,7 +480,3 @@ func identical(full, src string) (bool, Sum, error) {
 	}
 	return hs.SHA256 == ws.SHA256, hs, nil
 }
-
-// extractDir is where an archive artifact is unpacked while its files are
-// installed (artifact.UnpackDir, where the download phase unpacks it too).
-func extractDir(src string) string { return artifact.UnpackDir(src) }

@@ -225,7 +225,7 @@ func TestOneRefusedArchiveInstallsNothingOfThePlan(t *testing.T) {
 	}
 }
 
-// The sum CopyFile records is the one of the bytes it wrote, hashed once
+// The sum copyFile records is the one of the bytes it wrote, hashed once
 // while copying.
 func TestCopyFileRecordsTheSumOfWhatItWrote(t *testing.T) {
 	dir := t.TempDir()
@@ -236,9 +236,9 @@ func TestCopyFileRecordsTheSumOfWhatItWrote(t *testing.T) {
 	}
 	root := host.Root{Dir: t.TempDir()}
 	rec := testrec.New()
-	changed, sum, err := CopyFile(root, rec, "/usr/bin/kubelet", src, 0o755)
+	changed, sum, err := copyFile(root, rec, "/usr/bin/kubelet", src, 0o755)
 	if err != nil || !changed {
-		t.Fatalf("CopyFile = %v, %v", changed, err)
+		t.Fatalf("copyFile = %v, %v", changed, err)
 	}
 	want, err := SumFile(root.Path("/usr/bin/kubelet"))
 	if err != nil {
@@ -248,8 +248,8 @@ func TestCopyFileRecordsTheSumOfWhatItWrote(t *testing.T) {
 		t.Errorf("sum %+v, recorded %q; want %+v", sum, rec.Files["/usr/bin/kubelet"], want)
 	}
 	// Again: identical, untouched, recorded the same.
-	if changed, again, err := CopyFile(root, rec, "/usr/bin/kubelet", src, 0o755); err != nil || changed || again.SHA256 != want.SHA256 {
-		t.Errorf("second CopyFile = %v, %+v, %v; want unchanged", changed, again, err)
+	if changed, again, err := copyFile(root, rec, "/usr/bin/kubelet", src, 0o755); err != nil || changed || again.SHA256 != want.SHA256 {
+		t.Errorf("second copyFile = %v, %+v, %v; want unchanged", changed, again, err)
 	}
 }
 
@@ -297,7 +297,7 @@ func TestInstallTakesArchivesUnpackedAhead(t *testing.T) {
 	}
 }
 
-// A file of the artifact cache is named by its verified sha256: CopyFile
+// A file of the artifact cache is named by its verified sha256: copyFile
 // takes the sum from the name (the kernel copies the bytes) and the copy
 // has that content.
 func TestCopyFileOfACacheFileTakesTheSumFromItsName(t *testing.T) {
@@ -310,9 +310,9 @@ func TestCopyFileOfACacheFileTakesTheSumFromItsName(t *testing.T) {
 	}
 	root := host.Root{Dir: t.TempDir()}
 	rec := testrec.New()
-	changed, got, err := CopyFile(root, rec, "/usr/local/bin/kubectl", src, 0o755)
+	changed, got, err := copyFile(root, rec, "/usr/local/bin/kubectl", src, 0o755)
 	if err != nil || !changed {
-		t.Fatalf("CopyFile = %v, %v", changed, err)
+		t.Fatalf("copyFile = %v, %v", changed, err)
 	}
 	want, err := SumFile(root.Path("/usr/local/bin/kubectl"))
 	if err != nil {
@@ -324,8 +324,8 @@ func TestCopyFileOfACacheFileTakesTheSumFromItsName(t *testing.T) {
 	if st, err := os.Stat(root.Path("/usr/local/bin/kubectl")); err != nil || st.Mode().Perm() != 0o755 {
 		t.Errorf("installed mode: %v, %v", st, err)
 	}
-	if changed, _, err := CopyFile(root, rec, "/usr/local/bin/kubectl", src, 0o755); err != nil || changed {
-		t.Errorf("second CopyFile = %v, %v; want unchanged", changed, err)
+	if changed, _, err := copyFile(root, rec, "/usr/local/bin/kubectl", src, 0o755); err != nil || changed {
+		t.Errorf("second copyFile = %v, %v; want unchanged", changed, err)
 	}
 }
 

@@ -37,12 +37,10 @@ func (r Root) WriteFile(rec phase.Recorder, p string, data []byte, mode fs.FileM
 	full := r.Path(p)
 	sum := sha256.Sum256(data)
 	hexSum := hex.EncodeToString(sum[:])
-	if old, err := os.ReadFile(full); err == nil && bytes.Equal(old, data) {
-		if st, err := os.Stat(full); err == nil && st.Mode().Perm() == mode.Perm() {
-			return false, rec.File(p, hexSum)
-		}
-	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return false, fmt.Errorf("read %s: %w", full, err)
+	if same, _, err := r.same(p, data, mode); err != nil {
+		return false, err
+	} else if same {
+		return false, rec.File(p, hexSum)
 	}
 	if err := atomicfile.MkdirAll(filepath.Dir(full), 0o755); err != nil {
 		return false, fmt.Errorf("create directory for %s: %w", full, err)
@@ -80,27 +78,29 @@ func (r Root) WriteAll(rec phase.Recorder, files map[string]File) ([]string, err
 		paths = append(paths, p)
 	}
 	sort.Strings(paths)
+	// A file that replaces another is recorded alone, just before it is
+	// written: listed earlier, an install stopped in between would have
+	// uninstall remove a file it never wrote.
+	type write struct {
+		path, sum string
+		replaces  bool
+	}
 	var records []phase.FileRecord
-	var todo []string
-	sums := map[string]string{}
-	replaces := map[string]bool{}
+	var todo []write
 	for _, p := range paths {
 		f := files[p]
 		sum := sha256.Sum256(f.Data)
-		sums[p] = hex.EncodeToString(sum[:])
+		w := write{path: p, sum: hex.EncodeToString(sum[:])}
 		same, exists, err := r.same(p, f.Data, f.Mode)
 		if err != nil {
 			return nil, err
 		}
 		if !same {
-			todo = append(todo, p)
+			w.replaces = exists
+			todo = append(todo, w)
 		}
-		// A file that replaces another is recorded alone, just before it
-		// is written: listed earlier, an install stopped in between would
-		// have uninstall remove a file it never wrote.
-		replaces[p] = exists && !same
-		if !replaces[p] {
-			records = append(records, phase.FileRecord{Path: p, SHA256: sums[p]})
+		if !w.replaces {
+			records = append(records, phase.FileRecord{Path: p, SHA256: w.sum})
 		}
 	}
 	// Record first: a crash after a rename must not leave an unlisted file.
@@ -108,20 +108,20 @@ func (r Root) WriteAll(rec phase.Recorder, files map[string]File) ([]string, err
 		return nil, err
 	}
 	var changed []string
-	for _, p := range todo {
-		full := r.Path(p)
+	for _, w := range todo {
+		full := r.Path(w.path)
 		if err := atomicfile.MkdirAll(filepath.Dir(full), 0o755); err != nil {
 			return changed, fmt.Errorf("create directory for %s: %w", full, err)
 		}
-		if replaces[p] {
-			if err := rec.File(p, sums[p]); err != nil {
+		if w.replaces {
+			if err := rec.File(w.path, w.sum); err != nil {
 				return changed, err
 			}
 		}
-		if err := atomicfile.Write(full, files[p].Data, files[p].Mode); err != nil {
+		if err := atomicfile.Write(full, files[w.path].Data, files[w.path].Mode); err != nil {
 			return changed, err
 		}
-		changed = append(changed, p)
+		changed = append(changed, w.path)
 	}
 	return changed, nil
 }

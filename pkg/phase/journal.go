@@ -195,16 +195,22 @@ func (w *journalWriter) update(name string, change func(*PhaseRecord) bool) erro
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if !change(w.record(name)) {
+		return nil
+	}
+	w.j.UpdatedAt = w.now().UTC()
+	return w.save()
+}
+
+// record is the named phase's record, added when the journal has none
+// (w.mu held).
+func (w *journalWriter) record(name string) *PhaseRecord {
 	rec := w.j.Phase(name)
 	if rec == nil {
 		rec = &PhaseRecord{Name: name}
 		w.j.Phases = append(w.j.Phases, rec)
 	}
-	if !change(rec) {
-		return nil
-	}
-	w.j.UpdatedAt = w.now().UTC()
-	return w.save()
+	return rec
 }
 
 // note is update without the save: the change waits for the next one, or
@@ -212,12 +218,7 @@ func (w *journalWriter) update(name string, change func(*PhaseRecord) bool) erro
 func (w *journalWriter) note(name string, change func(*PhaseRecord)) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	rec := w.j.Phase(name)
-	if rec == nil {
-		rec = &PhaseRecord{Name: name}
-		w.j.Phases = append(w.j.Phases, rec)
-	}
-	change(rec)
+	change(w.record(name))
 	w.j.UpdatedAt = w.now().UTC()
 	w.noted = true
 }
